@@ -1,0 +1,3 @@
+"""Repository-level pytest configuration for mlchecks' own tests (tests/) and the suites."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,61 @@
+"""mlchecks: a test-first quality gate for Keras models.
+
+Public API (everything else is internal and may change):
+
+- :class:`Settings`, :func:`load_settings`: configuration from ``[tool.mlchecks]``.
+- :class:`Dataset`, :func:`load_dataset`: the datasets behind ``--data``.
+- :class:`CheckResult`: one check's outcome, as recorded by the suites and the gate.
+- :class:`Evaluation`: predictions and metrics on a labelled split.
+- :class:`GateDecision`, :class:`GateExit`: the gate's verdict and exit codes.
+- :class:`MlchecksError` and subclasses.
+
+Importing mlchecks imports neither keras nor tensorflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlchecks.checks import CheckResult
+from mlchecks.config import ModelSpec, Settings, Thresholds, load_settings
+from mlchecks.data import Dataset, load_dataset
+from mlchecks.errors import (
+    ConfigError,
+    DataError,
+    GateExit,
+    MissingExtraError,
+    MlchecksError,
+    ModelError,
+    RegistryError,
+)
+from mlchecks.evaluation import Evaluation
+from mlchecks.gate import GateDecision
+
+__all__ = [
+    "CheckResult",
+    "ConfigError",
+    "DataError",
+    "Dataset",
+    "Evaluation",
+    "GateDecision",
+    "GateExit",
+    "MissingExtraError",
+    "MlchecksError",
+    "ModelError",
+    "ModelSpec",
+    "RegistryError",
+    "Settings",
+    "Thresholds",
+    "__version__",
+    "load_dataset",
+    "load_settings",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from mlchecks._version import __version__
+
+        return __version__
+    msg = f"module 'mlchecks' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,384 @@
+"""``[tool.mlchecks]`` (or ``mlchecks.toml``) -> one frozen :class:`Settings`.
+
+Settings are built once, at the boundary (CLI or pytest plugin), and passed to everything else.
+Nothing here imports pytest or keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlchecks.errors import ConfigError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+REGRESSION_MODES = ("significant", "strict")
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Check thresholds. ``None`` means "use the documented default rule" (see DESIGN.md).
+
+    Accuracy figures are fractions in [0, 1]; ``*_drop`` and ``max_forgetting`` are percentage
+    points, as on the command line.
+    """
+
+    min_accuracy: float | None = None
+    min_class_recall: float | None = None
+    max_ece: float | None = None
+    max_loss: float | None = None
+    confidence: float = 0.95
+    max_accuracy_drop: float = 0.5
+    max_class_recall_drop: float = 3.0
+    max_flip_rate: float | None = None
+    max_forgetting: float = 1.0
+    speed_tolerance: float = 0.25
+    regression_mode: str = "significant"
+    alpha: float = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One model under test: a zoo name, a ``module:function`` builder, or a ``.keras`` file."""
+
+    name: str
+    builder: str = "mlp"
+    path: str | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    min_accuracy: float | Mapping[str, float] | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.path is not None
+
+    def min_accuracy_for(self, backend: str) -> float | None:
+        """The configured absolute accuracy floor for ``backend``, if any."""
+        if isinstance(self.min_accuracy, Mapping):
+            value = self.min_accuracy.get(backend)
+            return None if value is None else float(value)
+        return self.min_accuracy
+
+    def cache_fields(self) -> dict[str, Any]:
+        """What identifies the trained artefact (everything but thresholds)."""
+        return {
+            "builder": self.builder,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, frozen. Build it with :func:`load_settings`."""
+
+    models: tuple[ModelSpec, ...]
+    data: str = "digits"
+    seed: int = 0
+    deterministic: bool = True
+    thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
+    name: str = "default"
+    registry: str = ".mlchecks/registry"
+    reports: str = "reports"
+    cache_dir: str = ".mlchecks/cache"
+    root: str = "."
+    source: str = "<defaults>"
+
+    def resolve(self, path: str) -> Path:
+        """A configured path, relative to the folder holding the config file."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.root) / p
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULT_MODELS = (
+    ModelSpec(name="mlp", builder="mlp", epochs=20, min_accuracy=None),
+)
+
+_SETTINGS_KEYS = {f.name for f in dataclasses.fields(Settings)} - {"root", "source"}
+_MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)}
+_THRESHOLD_KEYS = {f.name for f in dataclasses.fields(Thresholds)}
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``mlchecks.toml``, or ``pyproject.toml`` with a ``[tool.mlchecks]`` table."""
+    for folder in (start, *start.parents):
+        candidate = folder / "mlchecks.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                table = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+                return pyproject  # reported properly by read_table
+            if "mlchecks" in table.get("tool", {}):
+                return pyproject
+    return None
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    """The mlchecks table of ``path`` (whole file for mlchecks.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"config file {path} is not valid TOML ({exc}); fix the syntax"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"config file {path} cannot be read ({exc.strerror})"
+        raise ConfigError(msg) from None
+    if path.name == "mlchecks.toml":
+        return data
+    table = data.get("tool", {}).get("mlchecks", {})
+    if not isinstance(table, dict):
+        msg = f"[tool.mlchecks] in {path} must be a table, got {type(table).__name__}"
+        raise ConfigError(msg)
+    return table
+
+
+def load_settings(
+    start: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build :class:`Settings` from the nearest config file and explicit overrides.
+
+    Args:
+        start: folder to search upwards from. Defaults to the current directory.
+        overrides: values from the command line; keys are Settings fields or threshold names.
+            ``None`` values are ignored. Defaults to no overrides.
+        config_file: an explicit config file instead of searching. Defaults to searching.
+
+    Raises:
+        ConfigError: the file or an override is invalid; the message says which key and why.
+    """
+    start = (start or Path.cwd()).resolve()
+    path = config_file if config_file is not None else find_config(start)
+    table: dict[str, Any] = read_table(path) if path is not None else {}
+    root = str(path.parent) if path is not None else str(start)
+    source = str(path) if path is not None else "<defaults>"
+    return settings_from_table(table, overrides or {}, root=root, source=source)
+
+
+def settings_from_table(
+    table: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    root: str = ".",
+    source: str = "<table>",
+) -> Settings:
+    """Validate a raw ``[tool.mlchecks]`` table plus overrides into :class:`Settings`."""
+    if not isinstance(table, Mapping):
+        msg = f"[tool.mlchecks] in {source} must be a table, got {type(table).__name__}"
+        raise ConfigError(msg)
+    unknown = set(table) - _SETTINGS_KEYS
+    if unknown:
+        msg = (
+            f"unknown key(s) {sorted(unknown)} in [tool.mlchecks] of {source}; "
+            f"expected some of {sorted(_SETTINGS_KEYS)}"
+        )
+        raise ConfigError(msg)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+
+    raw_thresholds = table.get("thresholds", {})
+    if not isinstance(raw_thresholds, Mapping):
+        msg = f"[tool.mlchecks.thresholds] in {source} must be a table"
+        raise ConfigError(msg)
+    threshold_values = dict(raw_thresholds)
+    for key in list(overrides):
+        if key in _THRESHOLD_KEYS:
+            threshold_values[key] = overrides.pop(key)
+    thresholds = _thresholds(threshold_values, source)
+
+    raw_models = overrides.pop("models", None) or table.get("models")
+    models = DEFAULT_MODELS if raw_models is None else _models(raw_models, source)
+
+    kwargs: dict[str, Any] = {}
+    for key in ("data", "name", "registry", "reports", "cache_dir"):
+        value = overrides.pop(key, table.get(key))
+        if value is not None:
+            kwargs[key] = _string(key, value, source)
+    seed = overrides.pop("seed", table.get("seed", 0))
+    kwargs["seed"] = _integer("seed", seed, source, minimum=0, maximum=2**32 - 1)
+    deterministic = overrides.pop("deterministic", table.get("deterministic", True))
+    if not isinstance(deterministic, bool):
+        msg = f"deterministic in {source} must be true or false, got {deterministic!r}"
+        raise ConfigError(msg)
+    kwargs["deterministic"] = deterministic
+    if overrides:
+        msg = f"unknown override(s) {sorted(overrides)}"
+        raise ConfigError(msg)
+    name = kwargs.get("name", "default")
+    _check_name("name", name, source)
+    return Settings(models=models, thresholds=thresholds, root=root, source=source, **kwargs)
+
+
+def _string(key: str, value: Any, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{key} in {source} must be a non-empty string, got {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
+def _check_name(key: str, value: str, source: str) -> None:
+    ok = value and all(c.isalnum() or c in "-_." for c in value) and value not in (".", "..")
+    if not ok or len(value) > 100:
+        msg = (
+            f"{key} {value!r} in {source} is not a valid name; use letters, digits, '-', '_' "
+            "and '.' (at most 100 characters)"
+        )
+        raise ConfigError(msg)
+
+
+def _number(key: str, value: Any, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        msg = f"{key} in {source} must be a finite number, got {value!r}"
+        raise ConfigError(msg)
+    return float(value)
+
+
+def _integer(key: str, value: Any, source: str, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        msg = f"{key} in {source} must be an integer in [{minimum}, {maximum}], got {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
+def _fraction(key: str, value: Any, source: str) -> float:
+    number = _number(key, value, source)
+    if not 0.0 <= number <= 1.0:
+        msg = f"{key} in {source} must be a fraction in [0, 1], got {value!r}"
+        raise ConfigError(msg)
+    return number
+
+
+def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
+    unknown = set(values) - _THRESHOLD_KEYS
+    if unknown:
+        msg = (
+            f"unknown threshold(s) {sorted(unknown)} in {source}; "
+            f"expected some of {sorted(_THRESHOLD_KEYS)}"
+        )
+        raise ConfigError(msg)
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in ("min_accuracy", "min_class_recall", "max_ece", "max_flip_rate"):
+            clean[key] = _fraction(key, value, source)
+        elif key in ("confidence",):
+            clean[key] = _fraction(key, value, source)
+            if not 0.5 <= clean[key] < 1.0:
+                msg = f"confidence in {source} must be in [0.5, 1), got {value!r}"
+                raise ConfigError(msg)
+        elif key == "alpha":
+            clean[key] = _fraction(key, value, source)
+            if not 0.0 < clean[key] < 0.5:
+                msg = f"alpha in {source} must be in (0, 0.5), got {value!r}"
+                raise ConfigError(msg)
+        elif key in ("max_accuracy_drop", "max_class_recall_drop", "max_forgetting"):
+            number = _number(key, value, source)
+            if not 0.0 <= number <= 100.0:
+                msg = f"{key} in {source} is in percentage points: expected 0..100, got {value!r}"
+                raise ConfigError(msg)
+            clean[key] = number
+        elif key in ("max_loss", "speed_tolerance"):
+            number = _number(key, value, source)
+            if number < 0:
+                msg = f"{key} in {source} must be >= 0, got {value!r}"
+                raise ConfigError(msg)
+            clean[key] = number
+        elif key == "regression_mode":
+            if value not in REGRESSION_MODES:
+                msg = f"regression_mode in {source} must be one of {REGRESSION_MODES}, got {value!r}"
+                raise ConfigError(msg)
+            clean[key] = value
+    return Thresholds(**clean)
+
+
+def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list | tuple) or not raw:
+        msg = f"models in {source} must be a non-empty array of tables ([[tool.mlchecks.models]])"
+        raise ConfigError(msg)
+    specs: list[ModelSpec] = []
+    for index, entry in enumerate(raw):
+        if isinstance(entry, ModelSpec):
+            specs.append(entry)
+            continue
+        where = f"models[{index}] in {source}"
+        if not isinstance(entry, Mapping):
+            msg = f"{where} must be a table, got {entry!r}"
+            raise ConfigError(msg)
+        unknown = set(entry) - _MODEL_KEYS
+        if unknown:
+            msg = f"unknown key(s) {sorted(unknown)} in {where}; expected some of {sorted(_MODEL_KEYS)}"
+            raise ConfigError(msg)
+        fields: dict[str, Any] = {}
+        name = entry.get("name", entry.get("builder", "model"))
+        fields["name"] = _string("name", name, where)
+        _check_name("name", fields["name"], where)
+        for key in ("builder", "path"):
+            if key in entry:
+                fields[key] = _string(key, entry[key], where)
+        for key, upper in (("epochs", 10_000), ("batch_size", 1_000_000)):
+            if key in entry:
+                fields[key] = _integer(key, entry[key], where, minimum=1, maximum=upper)
+        if "optimizer" in entry:
+            if entry["optimizer"] not in OPTIMIZERS:
+                msg = f"optimizer in {where} must be one of {OPTIMIZERS}, got {entry['optimizer']!r}"
+                raise ConfigError(msg)
+            fields["optimizer"] = entry["optimizer"]
+        if "learning_rate" in entry:
+            lr = _number("learning_rate", entry["learning_rate"], where)
+            if lr <= 0:
+                msg = f"learning_rate in {where} must be > 0, got {lr!r}"
+                raise ConfigError(msg)
+            fields["learning_rate"] = lr
+        if "min_accuracy" in entry:
+            value = entry["min_accuracy"]
+            if isinstance(value, Mapping):
+                bad = set(value) - set(BACKENDS)
+                if bad:
+                    msg = f"min_accuracy in {where} has unknown backend(s) {sorted(bad)}; use {BACKENDS}"
+                    raise ConfigError(msg)
+                fields["min_accuracy"] = {
+                    k: _fraction(f"min_accuracy.{k}", v, where) for k, v in value.items()
+                }
+            else:
+                fields["min_accuracy"] = _fraction("min_accuracy", value, where)
+        specs.append(ModelSpec(**fields))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        msg = f"model names in {source} must be unique, got {names}"
+        raise ConfigError(msg)
+    return tuple(specs)
+
+
+def active_backend() -> str:
+    """The Keras backend that will be used, without importing keras."""
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend:
+        return backend
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        import json
+
+        value = json.loads(config.read_text()).get("backend")
+        if isinstance(value, str):
+            return value
+    except (OSError, ValueError):
+        pass
+    return "tensorflow"

@@ -1,0 +1,457 @@
+"""The :class:`Dataset` container and :func:`load_dataset`. Imports numpy only (keras lazily)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import hashlib
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlchecks.errors import DataError
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+NAMES = ("digits", *KERAS_DATASETS, "synthetic:N", "PATH.npz")
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_SYNTHETIC = 1_000_000
+# Where keras.datasets.cifar10 extracts its archive (keras 3: "<fname>-target/<inner folder>").
+CIFAR_DIR = Path("cifar-10-batches-py-target") / "cifar-10-batches-py"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train and test splits plus what checks need to know about them.
+
+    Attributes:
+        name: the identifier it was loaded from (``digits``, ``synthetic:70000``, a path).
+        x_train, x_test: inputs, float32 (images ``(N, H, W, C)``) unless ``raw`` is kept.
+        y_train, y_test: int64 class ids in ``[0, num_classes)``.
+        num_classes: number of classes.
+        class_names: a name per class.
+        label_format: how labels were stored at the source: ``"ids"`` or ``"onehot"``.
+        value_range: the documented range of input values, e.g. ``(0.0, 1.0)``.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...]
+    label_format: str = "ids"
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        return int(self.x_test.shape[0])
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the content (shapes, dtypes, bytes of every split), 16 hex digits."""
+        h = hashlib.sha256()
+        for key in NPZ_KEYS:
+            arr = np.ascontiguousarray(getattr(self, key))
+            h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+            h.update(memoryview(arr).cast("B"))
+        h.update(f"classes:{self.num_classes}".encode())
+        return h.hexdigest()[:16]
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} ({self.n_train} train / {self.n_test} test, input {self.input_shape}, "
+            f"{self.num_classes} classes)"
+        )
+
+    def replace(self, **changes: Any) -> Dataset:
+        return dataclasses.replace(self, **changes)
+
+
+def load_dataset(spec: str, *, root: Path | None = None) -> Dataset:
+    """Load a dataset by its ``--data`` identifier.
+
+    Args:
+        spec: ``digits``, ``mnist``, ``fashion_mnist``, ``cifar10``, ``synthetic:N`` or a path
+            to an ``.npz`` file.
+        root: folder relative paths are resolved against. Defaults to the current directory.
+
+    Raises:
+        DataError: unknown name, unreadable file, missing keys, unusable labels.
+
+    Example:
+        >>> ds = load_dataset("digits")
+        >>> ds.n_test, ds.input_shape, ds.num_classes
+        (450, (8, 8, 1), 10)
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        msg = f"--data must name a dataset, got {spec!r}; expected one of {', '.join(NAMES)}"
+        raise DataError(msg)
+    spec = spec.strip()
+    if spec == "digits":
+        return _digits()
+    if spec in KERAS_DATASETS:
+        return _keras_dataset(spec)
+    if spec.startswith("synthetic"):
+        match = re.fullmatch(r"synthetic:(\d+)", spec)
+        if not match or not 20 <= int(match.group(1)) <= MAX_SYNTHETIC:
+            msg = (
+                f"--data {spec!r}: synthetic data is written synthetic:N with 20 <= N <= "
+                f"{MAX_SYNTHETIC}, e.g. synthetic:70000 for MNIST scale"
+            )
+            raise DataError(msg)
+        return synthetic(int(match.group(1)))
+    path = Path(spec).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    if path.suffix == ".npz" or path.exists():
+        return load_npz(path)
+    msg = (
+        f"--data {spec!r} is neither a known dataset nor an existing .npz file; "
+        f"expected one of {', '.join(NAMES)}"
+    )
+    raise DataError(msg)
+
+
+# ----------------------------------------------------------------------------- digits
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
+    y = bunch.target.astype(np.int64)
+    # 75/25 stratified split with a fixed seed: 1347 train / 450 test, the same on every machine.
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=0, stratify=y
+    )
+    return Dataset(
+        name="digits",
+        x_train=np.ascontiguousarray(x_train),
+        y_train=y_train,
+        x_test=np.ascontiguousarray(x_test),
+        y_test=y_test,
+        num_classes=10,
+        class_names=tuple(str(c) for c in range(10)),
+    )
+
+
+# ----------------------------------------------------------------------------- synthetic
+def synthetic(n: int, seed: int = 0, shape: tuple[int, int] = (28, 28)) -> Dataset:
+    """MNIST-shaped generated data: 10 classes of noisy strokes, learnable, seeded.
+
+    Each class has a fixed prototype made of a few random line strokes; a sample is its class
+    prototype shifted by up to 2 pixels, scaled in brightness, plus noise, clipped to [0, 1].
+    ``n`` samples in all, split 6:1 into train and test like MNIST.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    prototypes = np.zeros((10, h, w), np.float32)
+    for c in range(10):
+        for _ in range(3):
+            r0, c0, r1, c1 = rng.integers(4, h - 4, size=4)
+            steps = max(abs(r1 - r0), abs(c1 - c0)) + 1
+            rows = np.linspace(r0, r1, steps).round().astype(int)
+            cols = np.linspace(c0, c1, steps).round().astype(int)
+            for dr in (-1, 0, 1):
+                prototypes[c, np.clip(rows + dr, 0, h - 1), cols] = 1.0
+    y = np.arange(n, dtype=np.int64) % 10
+    rng.shuffle(y)
+    x = np.empty((n, h, w), np.float32)
+    chunk = 8192
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        labels = y[start:stop]
+        shifts = rng.integers(-2, 3, size=(stop - start, 2))
+        block = prototypes[labels]
+        for i, (dr, dc) in enumerate(shifts):
+            block[i] = np.roll(block[i], (dr, dc), axis=(0, 1))
+        block *= rng.uniform(0.6, 1.0, size=(stop - start, 1, 1)).astype(np.float32)
+        block += rng.normal(0.0, 0.15, size=block.shape).astype(np.float32)
+        np.clip(block, 0.0, 1.0, out=block)
+        x[start:stop] = block
+    n_test = max(10, n // 7)
+    return Dataset(
+        name=f"synthetic:{n}",
+        x_train=x[n_test:, ..., None],
+        y_train=y[n_test:],
+        x_test=x[:n_test, ..., None],
+        y_test=y[:n_test],
+        num_classes=10,
+        class_names=tuple(str(c) for c in range(10)),
+    )
+
+
+# ----------------------------------------------------------------------------- npz
+def load_npz(path: Path, name: str | None = None) -> Dataset:
+    """An ``.npz`` file with ``x_train y_train x_test y_test`` (labels as ids or one-hot)."""
+    if not path.is_file():
+        msg = f"data file {path} does not exist; give an existing .npz file or a dataset name"
+        raise DataError(msg)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in NPZ_KEYS if k not in archive.files]
+            if missing:
+                msg = (
+                    f"data file {path} lacks the key(s) {missing} (has {sorted(archive.files)}); "
+                    f"save it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+                )
+                raise DataError(msg)
+            arrays = {k: archive[k] for k in NPZ_KEYS}
+    except DataError:
+        raise
+    except ValueError as exc:
+        msg = (
+            f"data file {path} holds object arrays ({exc}); mlchecks never unpickles data: "
+            "save numeric arrays only"
+        )
+        raise DataError(msg) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        msg = f"data file {path} is not a readable .npz archive ({exc}); re-save it with np.savez"
+        raise DataError(msg) from None
+    return from_arrays(name or str(path), **arrays)
+
+
+def from_arrays(
+    name: str,
+    x_train: Any,
+    y_train: Any,
+    x_test: Any,
+    y_test: Any,
+    num_classes: int | None = None,
+    class_names: tuple[str, ...] | None = None,
+    scale: bool = False,
+) -> Dataset:
+    """Validate raw arrays into a :class:`Dataset`.
+
+    Inputs keep their values (scaling is the user's decision; the lint flags unscaled inputs)
+    unless ``scale`` divides uint8 images by 255. Labels may be class ids (any integer dtype,
+    or floats holding whole numbers) or one-hot rows.
+
+    Raises:
+        DataError: inputs that are not numeric, labels that are not class ids, mismatched
+            lengths, empty splits.
+    """
+    xs: dict[str, np.ndarray] = {}
+    for split, raw in (("x_train", x_train), ("x_test", x_test)):
+        arr = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            msg = (
+                f"{split} of {name} has dtype {arr.dtype}; expected numeric arrays "
+                "(uint8 or float32 images): convert the data before saving"
+            )
+            raise DataError(msg)
+        if arr.ndim < 2:
+            msg = f"{split} of {name} has shape {arr.shape}; expected (samples, features...)"
+            raise DataError(msg)
+        if arr.ndim == 3:  # grayscale images without a channel axis
+            arr = arr[..., None]
+        if scale and arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        elif arr.dtype.kind in "biu" or arr.dtype == np.float64 or arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
+        xs[split] = arr
+    if xs["x_train"].shape[1:] != xs["x_test"].shape[1:]:
+        msg = (
+            f"x_train and x_test of {name} differ in sample shape: {xs['x_train'].shape[1:]} vs "
+            f"{xs['x_test'].shape[1:]}; both splits need the same input shape"
+        )
+        raise DataError(msg)
+    ys: dict[str, np.ndarray] = {}
+    formats: set[str] = set()
+    for split, raw in (("y_train", y_train), ("y_test", y_test)):
+        ys[split], fmt = _labels(name, split, raw)
+        formats.add(fmt)
+    for x_key, y_key in (("x_train", "y_train"), ("x_test", "y_test")):
+        if xs[x_key].shape[0] != ys[y_key].shape[0]:
+            msg = (
+                f"{x_key} has {xs[x_key].shape[0]} samples but {y_key} has "
+                f"{ys[y_key].shape[0]} labels in {name}; each sample needs exactly one label"
+            )
+            raise DataError(msg)
+        if xs[x_key].shape[0] == 0:
+            msg = f"{x_key} of {name} is empty; both splits need samples"
+            raise DataError(msg)
+    observed = int(max(ys["y_train"].max(), ys["y_test"].max())) + 1
+    if num_classes is None:
+        num_classes = observed
+    num_classes = max(num_classes, 2)
+    fmt = "onehot" if "onehot" in formats else "ids"
+    if class_names is None:
+        class_names = tuple(str(c) for c in range(num_classes))
+    finite = np.isfinite(xs["x_train"]).all() and np.isfinite(xs["x_test"]).all()
+    if finite:
+        lo = float(min(xs["x_train"].min(), xs["x_test"].min()))
+        hi = float(max(xs["x_train"].max(), xs["x_test"].max()))
+    else:  # the data expectations report NaN/inf; the range stays undefined meanwhile
+        lo, hi = float("nan"), float("nan")
+    return Dataset(
+        name=name,
+        x_train=xs["x_train"],
+        y_train=ys["y_train"],
+        x_test=xs["x_test"],
+        y_test=ys["y_test"],
+        num_classes=num_classes,
+        class_names=class_names,
+        label_format=fmt,
+        value_range=(lo, hi),
+    )
+
+
+def _labels(name: str, split: str, raw: Any) -> tuple[np.ndarray, str]:
+    arr = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        msg = f"{split} of {name} has dtype {arr.dtype}; expected integer class ids or one-hot rows"
+        raise DataError(msg)
+    fmt = "ids"
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        row_sums = arr.sum(axis=1)
+        is_onehot = ((arr == 0) | (arr == 1)).all() and np.allclose(row_sums, 1.0)
+        if not is_onehot:
+            msg = (
+                f"{split} of {name} is 2-D {arr.shape} but not one-hot; expected class ids of "
+                "shape (N,) or one-hot rows of shape (N, classes)"
+            )
+            raise DataError(msg)
+        arr = arr.argmax(axis=1)
+        fmt = "onehot"
+    elif arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    elif arr.ndim != 1:
+        msg = f"{split} of {name} has shape {arr.shape}; expected class ids of shape (N,)"
+        raise DataError(msg)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.equal(np.mod(arr, 1), 0).all():
+            bad = arr[~(np.isfinite(arr) & np.equal(np.mod(np.nan_to_num(arr), 1), 0))][:3]
+            msg = (
+                f"{split} of {name} holds float labels such as {bad.tolist()}; expected integer "
+                "class ids: store labels as integers (e.g. y.astype('int64')) or one-hot rows"
+            )
+            raise DataError(msg)
+    if arr.size and arr.min() < 0:
+        msg = f"{split} of {name} holds negative label {arr.min()}; class ids start at 0"
+        raise DataError(msg)
+    return arr.astype(np.int64), fmt
+
+
+# ----------------------------------------------------------------------------- keras.datasets
+def keras_cache_dir() -> Path:
+    """Where ``keras.utils.get_file`` caches data sets (``$KERAS_HOME/datasets``)."""
+    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    if base.exists() and not os.access(base, os.W_OK):  # Keras falls back the same way
+        base = Path("/tmp/.keras")
+    return base / "datasets"
+
+
+_CLASS_NAMES = {
+    "mnist": tuple(str(c) for c in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+    "cifar10": (
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ),
+}  # fmt: skip
+
+
+def _keras_dataset(name: str) -> Dataset:
+    """A ``keras.datasets`` data set, read from the Keras cache or downloaded by Keras.
+
+    When the file is already in the Keras cache, it is read in Keras' own layout (npz for
+    MNIST, the four gzip IDX files for Fashion-MNIST, the pickled batches through
+    ``keras.datasets.cifar.load_batch`` for CIFAR-10) without Keras' download hash check, so
+    a mirror copy placed there by hand works offline. Otherwise ``keras.datasets.<name>
+    .load_data()`` downloads it once.
+    """
+    cache = keras_cache_dir()
+    try:
+        if name == "mnist" and (cache / "mnist.npz").is_file():
+            with np.load(cache / "mnist.npz", allow_pickle=False) as f:
+                arrays = (f["x_train"], f["y_train"], f["x_test"], f["y_test"])
+        elif name == "fashion_mnist" and (cache / "fashion-mnist").is_dir():
+            arrays = _fashion_from_cache(cache / "fashion-mnist")
+        elif name == "cifar10" and (cache / CIFAR_DIR).is_dir():
+            arrays = _cifar_from_cache(cache / CIFAR_DIR)
+        else:
+            arrays = _keras_download(name, cache)
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        msg = f"the Keras cache copy of {name} under {cache} is unreadable ({exc}); delete it"
+        raise DataError(msg) from None
+    x_train, y_train, x_test, y_test = arrays
+    return from_arrays(
+        name,
+        x_train,
+        np.asarray(y_train).reshape(-1),
+        x_test,
+        np.asarray(y_test).reshape(-1),
+        num_classes=10,
+        class_names=_CLASS_NAMES[name],
+        scale=True,
+    )
+
+
+def _keras_download(name: str, cache: Path) -> tuple[np.ndarray, ...]:
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as exc:  # urllib/HTTP errors differ by Python version and backend
+        msg = (
+            f"--data {name}: keras.datasets could not download it ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); on an offline machine place the Keras file under {cache} "
+            "or pass an .npz file"
+        )
+        raise DataError(msg) from None
+    return x_train, y_train, x_test, y_test
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def _fashion_from_cache(folder: Path) -> tuple[np.ndarray, ...]:
+    y_train = _read_idx(folder / "train-labels-idx1-ubyte.gz", 8)
+    x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
+    y_test = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 8)
+    x_test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), 28, 28)
+    return x_train, y_train, x_test, y_test
+
+
+def _cifar_from_cache(folder: Path) -> tuple[np.ndarray, ...]:
+    # The batches are Python pickles written by the CIFAR authors; Keras' own reader is used.
+    from keras.src.datasets.cifar import load_batch
+
+    xs, ys = [], []
+    for i in range(1, 6):
+        data, labels = load_batch(str(folder / f"data_batch_{i}"))
+        xs.append(data)
+        ys.append(labels)
+    x_test, y_test = load_batch(str(folder / "test_batch"))
+    x_train = np.concatenate(xs).transpose(0, 2, 3, 1)
+    return x_train, np.concatenate(ys), x_test.transpose(0, 2, 3, 1), np.asarray(y_test)
+
+
+def load_mnist_t10k(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST test set in IDX format (``shared/data/mnist-t10k``): images, labels."""
+    x = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+    y = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 8)
+    return x, y

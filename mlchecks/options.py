@@ -1,0 +1,113 @@
+"""Command-line options shared by ``mlchecks gate`` and the pytest plugin (``--mlchecks-*``).
+
+Declared once here; :func:`add_options` adds them to an argparse parser or a pytest option
+group, with or without the ``mlchecks-`` prefix. Values are parsed at the boundary and end up
+as overrides for :func:`mlchecks.config.load_settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
+
+
+def _points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected percentage points, got {text!r}") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"expected percentage points in 0..100, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {text!r}")
+    return value
+
+
+# (name, type, help). The settings key is the name with "-" -> "_".
+THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
+    ("min-accuracy", _fraction, "minimum accuracy, judged on its Wilson lower bound"),
+    ("min-class-recall", _fraction, "minimum recall of every class"),
+    ("max-ece", _fraction, "maximum expected calibration error"),
+    ("max-loss", _positive, "maximum test cross-entropy"),
+    ("confidence", _fraction, "confidence level of intervals (default 0.95)"),
+    ("max-accuracy-drop", _points, "regression margin on accuracy, in pp (default 0.5)"),
+    ("max-class-recall-drop", _points, "regression margin on class recall, in pp (default 3)"),
+    ("max-flip-rate", _fraction, "maximum negative flip rate against the champion"),
+    ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
+    ("speed-tolerance", _positive, "allowed slowdown of normalised throughput (default 0.25)"),
+]
+
+RUN_OPTIONS: list[tuple[str, Callable[[str], Any] | None, str]] = [
+    ("data", None, "dataset: digits, mnist, fashion_mnist, cifar10, synthetic:N or FILE.npz"),
+    ("seed", _seed, "training seed (default 0)"),
+    ("name", None, "model lineage name in the registry"),
+    ("registry", None, "registry folder (default .mlchecks/registry)"),
+    ("report", None, "report folder (default reports/)"),
+    ("cache-dir", None, "trained-model cache folder (default .mlchecks/cache)"),
+]
+
+
+def add_options(add: Callable[..., Any], prefix: str = "") -> None:
+    """Add the shared options through ``add`` (``parser.add_argument`` or ``group.addoption``).
+
+    Args:
+        add: the function that declares one option.
+        prefix: ``"mlchecks-"`` for pytest, ``""`` for the CLI. Defaults to ``""``.
+    """
+    for name, kind, text in RUN_OPTIONS + THRESHOLD_OPTIONS:
+        dest = ("mlchecks_" if prefix else "") + name.replace("-", "_")
+        kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": text}
+        if kind is not None:
+            kwargs["type"] = kind
+        add(f"--{prefix}{name}", **kwargs)
+    dest = "mlchecks_regression_mode" if prefix else "regression_mode"
+    add(
+        f"--{prefix}regression-mode",
+        dest=dest,
+        default=None,
+        choices=("significant", "strict"),
+        help="significant (default): reject significant drops beyond the margin; "
+        "strict: demand non-inferiority",
+    )
+
+
+def overrides(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Option values (by dest) -> settings overrides (``report`` -> ``reports``)."""
+    out: dict[str, Any] = {}
+    names = [n for n, _, _ in RUN_OPTIONS + THRESHOLD_OPTIONS] + ["regression-mode"]
+    for name in names:
+        key = name.replace("-", "_")
+        value = values.get(("mlchecks_" if prefix else "") + key)
+        if value is not None:
+            out["reports" if key == "report" else key] = value
+    return out

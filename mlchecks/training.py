@@ -1,0 +1,384 @@
+"""Seeded, reproducible training; the training record; the cache of trained models.
+
+The only module that imports keras at call time for building, fitting, saving and predicting.
+Everything is imported lazily inside functions so that importing mlchecks stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlchecks import zoo
+from mlchecks.config import ModelSpec
+from mlchecks.errors import ModelError
+
+if TYPE_CHECKING:
+    import keras
+
+    from mlchecks.data import Dataset
+
+CACHE_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRecord:
+    """What happened during one training run (or was recorded when it was cached)."""
+
+    history: dict[str, list[float]]
+    epochs: int
+    batch_size: int
+    seed: int
+    wall_time_s: float
+    samples_per_s: float
+    environment: dict[str, str]
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainingRecord:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+class TrainedModel:
+    """A model under test: built and trained by mlchecks, loaded from cache, or a given file.
+
+    A model from the cache is loaded from disk only when something asks for ``.model``: checks
+    that need only its predictions read them from the cache entry, so a warm run need not even
+    import Keras.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: keras.Model | None,
+        spec: ModelSpec,
+        record: TrainingRecord | None = None,
+        path: Path | None = None,
+        memo_dir: Path | None = None,
+    ) -> None:
+        if model is None and path is None:
+            raise ValueError("a TrainedModel needs a model or a path")
+        self.name = name
+        self.spec = spec
+        self.record = record
+        self.path = path
+        self.memo_dir = memo_dir
+        self._model = model
+
+    @property
+    def model(self) -> keras.Model:
+        if self._model is None:
+            assert self.path is not None
+            self._model = load_model(self.path)
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def memo_path(self, key: str, suffix: str) -> Path | None:
+        """Where a result computed from this exact model may be cached (``None``: nowhere)."""
+        if self.memo_dir is None:
+            return None
+        safe = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self.memo_dir / f"{safe}{suffix}"
+
+
+def environment_light() -> dict[str, str]:
+    """Keras/backend versions and a device hint without importing Keras (for cache keys)."""
+    from importlib import metadata
+
+    from mlchecks.config import active_backend
+
+    def version(*dists: str) -> str:
+        for dist in dists:
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+        return "missing"
+
+    backend = active_backend()
+    dists = {
+        "tensorflow": ("tensorflow", "tensorflow-cpu", "tf-nightly"),
+        "jax": ("jax",),
+        "torch": ("torch",),
+    }.get(backend, (backend,))
+    gpu = Path("/dev/nvidia0").exists() and os.environ.get("CUDA_VISIBLE_DEVICES", "x") not in ("", "-1")
+    return {
+        "keras": version("keras", "keras-nightly"),
+        "backend": backend,
+        "backend_version": version(*dists),
+        "device": "GPU?" if gpu else "CPU",
+    }
+
+
+def environment() -> dict[str, str]:
+    """Keras, backend and device versions: part of every cache key and registry entry."""
+    import keras
+
+    backend = keras.backend.backend()
+    env = {
+        "keras": keras.__version__,
+        "backend": backend,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+    }
+    env["backend_version"], env["device"] = _backend_details(backend)
+    return env
+
+
+def _backend_details(backend: str) -> tuple[str, str]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.__version__, ("GPU" if gpus else "CPU")
+    if backend == "jax":
+        import jax
+
+        return jax.__version__, str(jax.devices()[0].platform).upper()
+    if backend == "torch":
+        import torch
+
+        return torch.__version__, ("GPU" if torch.cuda.is_available() else "CPU")
+    return "unknown", "CPU"
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also turn on op determinism.
+
+    With both, two processes training the same spec on the same data produce bit-identical
+    weights (tested in ``tests/test_training.py``).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif deterministic and keras.backend.backend() == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
+    """Build and compile ``spec`` for ``dataset`` (sparse categorical cross-entropy)."""
+    import keras
+
+    builder = zoo.get(spec.builder)
+    try:
+        model = builder(dataset.input_shape, dataset.num_classes)
+    except ModelError:
+        raise
+    except Exception as exc:
+        msg = f"model builder {spec.builder!r} failed for input {dataset.input_shape}: {exc}"
+        raise ModelError(msg) from exc
+    if not isinstance(model, keras.Model):
+        msg = f"model builder {spec.builder!r} returned {type(model).__name__}, not a keras.Model"
+        raise ModelError(msg)
+    if not model.compiled:
+        optimizer = keras.optimizers.get(spec.optimizer)
+        if spec.learning_rate is not None:
+            optimizer.learning_rate = spec.learning_rate
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    return model
+
+
+def fit(model: keras.Model, dataset: Dataset, spec: ModelSpec, seed: int) -> TrainingRecord:
+    """``model.fit`` on the train split, test split as validation curve; nothing else added."""
+    start = time.perf_counter()
+    history = model.fit(
+        dataset.x_train,
+        dataset.y_train,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        validation_data=(dataset.x_test, dataset.y_test),
+        shuffle=True,
+        verbose=0,
+    )
+    wall = time.perf_counter() - start
+    return TrainingRecord(
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=seed,
+        wall_time_s=wall,
+        samples_per_s=dataset.n_train * spec.epochs / wall if wall > 0 else 0.0,
+        environment=environment(),
+    )
+
+
+def train(
+    spec: ModelSpec,
+    dataset: Dataset,
+    seed: int = 0,
+    deterministic: bool = True,
+    cache: ModelCache | None = None,
+) -> TrainedModel:
+    """Build and train ``spec`` on ``dataset``, or load it from ``cache`` when already trained.
+
+    Raises:
+        ModelError: the builder cannot be resolved or fails.
+    """
+    if spec.is_file:
+        assert spec.path is not None
+        return TrainedModel(spec.name, load_model(Path(spec.path)), spec, path=Path(spec.path))
+    if cache is None:
+        set_seed(seed, deterministic)
+        model = build(spec, dataset)
+        return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed))
+    return cache.get_or_train(spec, dataset, seed, deterministic)
+
+
+def load_model(path: Path, *, safe_mode: bool = True) -> keras.Model:
+    """Load a ``.keras`` file with Keras safe mode (no code from the file runs).
+
+    Raises:
+        ModelError: missing, unreadable, corrupt or unsafe file.
+    """
+    if not path.exists():
+        msg = f"model file {path} does not exist; give the path of a saved .keras file"
+        raise ModelError(msg)
+    if path.is_dir() or path.suffix != ".keras":
+        msg = (
+            f"model file {path} is not a .keras file; save the model with "
+            "model.save('model.keras') (Keras 3 format)"
+        )
+        raise ModelError(msg)
+    if not zipfile.is_zipfile(path):
+        msg = f"model file {path} is not a Keras archive (not a zip file); re-save it with model.save()"
+        raise ModelError(msg)
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=safe_mode)
+    except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
+        text = " ".join(str(exc).split())[:300]
+        msg = f"model file {path} cannot be loaded ({type(exc).__name__}: {text})"
+        raise ModelError(msg) from None
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (or raw outputs) as a float32 array, without progress output."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """sha256 of all weights: equal digests mean bit-identical models."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+class ModelCache:
+    """Trained models on disk, keyed by spec, data fingerprint, seed and versions.
+
+    Layout: ``<root>/<key>/{model.keras,record.json}``. An entry is written into a temporary
+    folder beside it and renamed into place, so a reader sees a whole entry or none; a file lock
+    per key makes concurrent pytest-xdist workers train each model once.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def key(self, spec: ModelSpec, dataset: Dataset, seed: int, deterministic: bool) -> str:
+        env = environment_light()
+        payload = {
+            "format": CACHE_FORMAT,
+            "spec": spec.cache_fields(),
+            "data": dataset.fingerprint,
+            "seed": seed,
+            "deterministic": deterministic,
+            "keras": env["keras"],
+            "backend": env["backend"],
+            "backend_version": env["backend_version"],
+            "device": env["device"],
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+        return f"{spec.name}-{digest}"
+
+    def get_or_train(
+        self, spec: ModelSpec, dataset: Dataset, seed: int, deterministic: bool
+    ) -> TrainedModel:
+        from filelock import FileLock
+
+        key = self.key(spec, dataset, seed, deterministic)
+        entry = self.root / key
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / f"{key}.lock")):
+            hit = self._load(spec, entry)
+            if hit is not None:
+                return hit
+            set_seed(seed, deterministic)
+            model = build(spec, dataset)
+            record = fit(model, dataset, spec, seed)
+            self._store(entry, model, record)
+            return TrainedModel(
+                spec.name, model, spec, record, entry / "model.keras", memo_dir=entry / "memo"
+            )
+
+    def _load(self, spec: ModelSpec, entry: Path) -> TrainedModel | None:
+        model_path, record_path = entry / "model.keras", entry / "record.json"
+        if not (model_path.is_file() and record_path.is_file()):
+            return None
+        try:
+            record = TrainingRecord.from_json(json.loads(record_path.read_text()))
+        except (ValueError, TypeError, OSError):
+            shutil.rmtree(entry, ignore_errors=True)  # unreadable entry: retrain
+            return None
+        record = dataclasses.replace(record, cached=True)
+        # The model file itself is loaded on first use (TrainedModel.model).
+        return TrainedModel(spec.name, None, spec, record, model_path, memo_dir=entry / "memo")
+
+    def _store(self, entry: Path, model: keras.Model, record: TrainingRecord) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=self.root))
+        try:
+            model.save(tmp / "model.keras")
+            (tmp / "record.json").write_text(json.dumps(record.to_json(), indent=1))
+            for name in ("model.keras", "record.json"):
+                with open(tmp / name, "rb") as f:
+                    os.fsync(f.fileno())
+            if entry.exists():
+                shutil.rmtree(entry)
+            os.rename(tmp, entry)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_memo(path: Path, write: Any) -> None:
+    """Write a memo file atomically: ``write(tmp_path)`` then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
