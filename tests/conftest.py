@@ -1,0 +1,64 @@
+"""Shared fixtures for mlchecks' own tests.
+
+Trained models are cached across test sessions in pytest's cache folder
+(``.pytest_cache/d/mlchecks-models``), so a second local run does not retrain; CI starts cold.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+MNIST_T10K = SHARED / "data" / "mnist-t10k"
+
+# The reference recipes exactly as configured in pyproject.toml [tool.mlchecks].
+MLP_EPOCHS = 20
+CNN_EPOCHS = 15
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from mlchecks.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def model_cache(request: pytest.FixtureRequest):
+    from mlchecks.training import ModelCache
+
+    return ModelCache(Path(request.config.cache.mkdir("mlchecks-models")))
+
+
+@pytest.fixture(scope="session")
+def trained_mlp(digits, model_cache):
+    from mlchecks.config import ModelSpec
+    from mlchecks.training import train
+
+    spec = ModelSpec(name="mlp", builder="mlp", epochs=MLP_EPOCHS)
+    return train(spec, digits, seed=0, cache=model_cache)
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(digits, model_cache):
+    from mlchecks.config import ModelSpec
+    from mlchecks.training import train
+
+    spec = ModelSpec(name="cnn", builder="cnn", epochs=CNN_EPOCHS)
+    return train(spec, digits, seed=0, cache=model_cache)
+
+
+@pytest.fixture(scope="session")
+def mnist_t10k():
+    """The real MNIST test set from ../shared (skips where the folder is absent)."""
+    if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST test set not found at {MNIST_T10K}")
+    from mlchecks.data.dataset import load_mnist_t10k
+
+    return load_mnist_t10k(MNIST_T10K)
