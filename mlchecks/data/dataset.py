@@ -201,6 +201,9 @@ def load_npz(path: Path, name: str | None = None) -> Dataset:
     if not path.is_file():
         msg = f"data file {path} does not exist; give an existing .npz file or a dataset name"
         raise DataError(msg)
+    if not zipfile.is_zipfile(path):
+        msg = f"data file {path} is not a readable .npz archive (not a zip file); save it with np.savez"
+        raise DataError(msg)
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]

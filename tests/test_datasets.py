@@ -1,0 +1,175 @@
+"""Datasets: digits, keras.datasets (offline, from a temporary Keras cache), npz, synthetic."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+from mlchecks.data import load_dataset
+from mlchecks.data.dataset import CIFAR_DIR, from_arrays
+from mlchecks.errors import DataError
+
+
+def test_digits_is_real_and_split_the_same_everywhere(digits):
+    assert (digits.n_train, digits.n_test) == (1347, 450)
+    assert digits.input_shape == (8, 8, 1)
+    assert digits.x_train.dtype == np.float32
+    assert 0.0 <= digits.x_train.min() and digits.x_train.max() <= 1.0
+    # stratified: each class holds a quarter of its samples in the test split (+-1)
+    total = np.bincount(digits.y_test) + np.bincount(digits.y_train)
+    assert (np.abs(np.bincount(digits.y_test) - total / 4) <= 1).all()
+    assert load_dataset("digits").fingerprint == digits.fingerprint
+
+
+def test_fingerprint_changes_with_one_pixel(digits):
+    x = digits.x_test.copy()
+    x[0, 0, 0, 0] += 0.0625
+    assert digits.replace(x_test=x).fingerprint != digits.fingerprint
+
+
+def test_synthetic_is_seeded_and_mnist_shaped():
+    a, b = load_dataset("synthetic:700"), load_dataset("synthetic:700")
+    assert a.input_shape == (28, 28, 1)
+    assert (a.n_train, a.n_test) == (600, 100)
+    assert a.fingerprint == b.fingerprint
+    assert set(np.unique(a.y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize("spec", ["synthetic:5", "synthetic:abc", "synthetic"])
+def test_bad_synthetic_sizes(spec):
+    with pytest.raises(DataError, match="synthetic:N"):
+        load_dataset(spec)
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(DataError) as info:
+        load_dataset("imagenet")
+    assert "'imagenet'" in str(info.value) and "digits" in str(info.value)
+
+
+def _arrays(rng, n=40):
+    return {
+        "x_train": rng.random((n, 6, 6)).astype(np.float32),
+        "y_train": np.arange(n) % 4,
+        "x_test": rng.random((n // 2, 6, 6)).astype(np.float32),
+        "y_test": np.arange(n // 2) % 4,
+    }
+
+
+def test_npz_with_ids_and_onehot(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = _arrays(rng)
+    np.savez(tmp_path / "ids.npz", **arrays)
+    ds = load_dataset(str(tmp_path / "ids.npz"))
+    assert ds.input_shape == (6, 6, 1) and ds.num_classes == 4 and ds.label_format == "ids"
+    onehot = dict(arrays, y_train=np.eye(4)[arrays["y_train"]], y_test=np.eye(4)[arrays["y_test"]])
+    np.savez(tmp_path / "onehot.npz", **onehot)
+    ds2 = load_dataset(str(tmp_path / "onehot.npz"))
+    assert ds2.label_format == "onehot"
+    np.testing.assert_array_equal(ds2.y_train, ds.y_train)
+
+
+def test_npz_missing_keys_named(tmp_path):
+    np.savez(tmp_path / "bad.npz", x=np.zeros((3, 2)))
+    with pytest.raises(DataError) as info:
+        load_dataset(str(tmp_path / "bad.npz"))
+    text = str(info.value)
+    assert "x_train" in text and "y_test" in text and "np.savez" in text
+
+
+def test_float_labels_rejected_whole_floats_accepted(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = _arrays(rng)
+    ok = from_arrays("ok", **dict(arrays, y_train=arrays["y_train"].astype(float)))
+    assert ok.y_train.dtype == np.int64
+    with pytest.raises(DataError, match="float labels such as"):
+        from_arrays("bad", **dict(arrays, y_train=arrays["y_train"] + 0.5))
+
+
+def test_object_arrays_are_never_unpickled(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = _arrays(rng)
+    arrays["x_train"] = np.array([np.zeros(3), np.zeros(4)], dtype=object)
+    np.savez(tmp_path / "obj.npz", **arrays)
+    with pytest.raises(DataError, match="never unpickles"):
+        load_dataset(str(tmp_path / "obj.npz"))
+
+
+def test_not_an_archive(tmp_path):
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_dataset(str(tmp_path / "text.npz"))
+
+
+def test_mismatched_lengths(tmp_path):
+    arrays = _arrays(np.random.default_rng(0))
+    with pytest.raises(DataError, match="exactly one label"):
+        from_arrays("m", **dict(arrays, y_test=arrays["y_test"][:-1]))
+
+
+# --- keras.datasets, offline: small files in Keras' own cache layout under a temporary KERAS_HOME
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    return tmp_path / "datasets"
+
+
+def test_mnist_from_keras_cache(keras_home):
+    rng = np.random.default_rng(1)
+    np.savez(
+        keras_home / "mnist.npz",
+        x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        y_train=np.arange(30, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.arange(20, dtype=np.uint8) % 10,
+    )
+    ds = load_dataset("mnist")
+    assert ds.input_shape == (28, 28, 1) and ds.n_train == 30 and ds.n_test == 20
+    assert ds.x_train.dtype == np.float32 and ds.x_train.max() <= 1.0  # scaled like the article
+
+
+def _idx(path, header, payload):
+    with gzip.open(path, "wb") as f:
+        f.write(header + payload.tobytes())
+
+
+def test_fashion_mnist_from_keras_cache(keras_home):
+    folder = keras_home / "fashion-mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for prefix, n in (("train", 12), ("t10k", 8)):
+        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", b"\0" * 8, np.arange(n, dtype=np.uint8) % 10)
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", b"\0" * 16, images)
+    ds = load_dataset("fashion_mnist")
+    assert (ds.n_train, ds.n_test) == (12, 8)
+    assert ds.class_names[9] == "Ankle boot"
+
+
+def test_cifar10_from_keras_cache_through_keras_reader(keras_home):
+    folder = keras_home / CIFAR_DIR
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {
+            b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+            b"labels": [0, 1, 2, 3],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch))
+    ds = load_dataset("cifar10")
+    assert ds.input_shape == (32, 32, 3)
+    assert (ds.n_train, ds.n_test) == (20, 4)
+    assert ds.class_names[0] == "airplane"
+
+
+def test_real_mnist_t10k_reader(mnist_t10k):
+    x, y = mnist_t10k
+    assert x.shape == (10000, 28, 28)
+    assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert abs(float(x.mean()) - 33.79) < 0.01
