@@ -245,7 +245,8 @@ def train(
     """
     if spec.is_file:
         assert spec.path is not None
-        return TrainedModel(spec.name, load_model(Path(spec.path)), spec, path=Path(spec.path))
+        model = load_model(Path(spec.path), safe_mode=not spec.trusted)
+        return TrainedModel(spec.name, model, spec, path=Path(spec.path))
     if cache is None:
         set_seed(seed, deterministic)
         model = build(spec, dataset)
@@ -253,31 +254,99 @@ def train(
     return cache.get_or_train(spec, dataset, seed, deterministic)
 
 
-def load_model(path: Path, *, safe_mode: bool = True) -> keras.Model:
-    """Load a ``.keras`` file with Keras safe mode (no code from the file runs).
+# A .keras archive whose members declare more than this is refused before Keras opens it
+# (a zip bomb would otherwise fill memory or disk while "loading a model").
+MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+MAX_COMPRESSION_RATIO = 1000
+
+
+def check_archive(path: Path) -> None:
+    """Refuse what is not a plausible Keras 3 archive, without running any of it.
 
     Raises:
-        ModelError: missing, unreadable, corrupt or unsafe file.
+        ModelError: missing file, a folder (SavedModel), an HDF5 file, not a zip, members
+            missing, or declared sizes that would exhaust memory (zip bomb).
     """
     if not path.exists():
         msg = f"model file {path} does not exist; give the path of a saved .keras file"
         raise ModelError(msg)
-    if path.is_dir() or path.suffix != ".keras":
+    if path.is_dir():
+        msg = (
+            f"model {path} is a folder (a TensorFlow SavedModel?), not a .keras file; mlchecks "
+            "judges Keras 3 archives: load it in Keras and save it with model.save('model.keras')"
+        )
+        raise ModelError(msg)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        msg = (
+            f"model file {path} is a legacy HDF5 model; mlchecks judges Keras 3 archives: load it "
+            "with keras.saving.load_model and re-save it with model.save('model.keras')"
+        )
+        raise ModelError(msg)
+    if path.suffix != ".keras":
         msg = (
             f"model file {path} is not a .keras file; save the model with "
             "model.save('model.keras') (Keras 3 format)"
         )
         raise ModelError(msg)
     if not zipfile.is_zipfile(path):
-        msg = f"model file {path} is not a Keras archive (not a zip file); re-save it with model.save()"
+        msg = (
+            f"model file {path} is not a Keras archive (not a zip file: truncated, or another "
+            "kind of file); re-save it with model.save()"
+        )
         raise ModelError(msg)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        msg = f"model file {path} is a damaged zip archive ({exc}); re-save it with model.save()"
+        raise ModelError(msg) from None
+    names = {info.filename for info in infos}
+    if "config.json" not in names:
+        msg = (
+            f"model file {path} is a zip archive without config.json, so not a Keras model "
+            f"(members: {sorted(names)[:5]}); re-save it with model.save()"
+        )
+        raise ModelError(msg)
+    declared = sum(info.file_size for info in infos)
+    compressed = max(1, sum(info.compress_size for info in infos))
+    if declared > MAX_UNCOMPRESSED_BYTES or (
+        declared > 256 * 1024**2 and declared / compressed > MAX_COMPRESSION_RATIO
+    ):
+        msg = (
+            f"model file {path} declares {declared / 1024**3:.1f} GiB uncompressed from "
+            f"{compressed / 1024**2:.1f} MiB (a zip bomb?); refused before loading. Limit: "
+            f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.0f} GiB and a {MAX_COMPRESSION_RATIO}x ratio"
+        )
+        raise ModelError(msg)
+
+
+def load_model(path: Path, *, safe_mode: bool = True) -> keras.Model:
+    """Load a ``.keras`` file; by default in Keras safe mode, so no code from the file runs.
+
+    Args:
+        path: the ``.keras`` archive.
+        safe_mode: refuse ``Lambda`` layers and other code-carrying deserialisation. Only a
+            user who trusts the file's author turns it off (``--trust-candidate``). Defaults
+            to ``True``.
+
+    Raises:
+        ModelError: missing, unreadable, corrupt, foreign or unsafe file.
+    """
+    check_archive(path)
     import keras
 
     try:
         return keras.saving.load_model(path, safe_mode=safe_mode)
     except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
-        text = " ".join(str(exc).split())[:300]
-        msg = f"model file {path} cannot be loaded ({type(exc).__name__}: {text})"
+        text = " ".join(str(exc).split())
+        if safe_mode and ("safe_mode" in text or "Lambda" in text):
+            msg = (
+                f"model file {path} carries Python code (a Lambda layer or other code-carrying "
+                "deserialisation) and candidates load in Keras safe mode, so it was refused "
+                "without running it; pass --trust-candidate only if you trust its author"
+            )
+            raise ModelError(msg) from None
+        msg = f"model file {path} cannot be loaded ({type(exc).__name__}: {text[:300]})"
         raise ModelError(msg) from None
 
 
