@@ -107,6 +107,7 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     decision = GateDecision(
         accepted=accepted, name=settings.name, checks=tuple(session.checks), notes=notes
     )
+    decision = _write_report(session, decision)
     for check in decision.checks:
         if not check.passed:
             label = "FAIL" if check.severity == "error" else check.severity.upper()
@@ -117,9 +118,37 @@ def run_gate(args: argparse.Namespace) -> GateExit:
         f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed; "
         f"{elapsed:.1f}s)"
     )
+    if decision.report:
+        print(f"mlchecks gate: report {decision.report}")
     if args.json_file:
         write_json(decision, Path(args.json_file))
     return decision.exit_code
+
+
+def _write_report(session: Any, decision: Any) -> Any:
+    """Write the run's HTML report (``--report DIR``, default ``reports/``; ``none``: off).
+
+    Returns the decision with the page's path in ``report``. A page that cannot be written is a
+    warning on stderr, never a changed verdict or exit code.
+    """
+    import dataclasses
+
+    from mlchecks.report import write_session_report
+
+    try:
+        page = write_session_report(session, decision=decision, source="gate")
+    except Exception as exc:
+        print(f"mlchecks: warning: report not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+        if os.environ.get("MLCHECKS_DEBUG"):
+            traceback.print_exc()
+        return decision
+    if page is None:
+        return decision
+    try:  # relative to where the gate was started, as DESIGN.md shows it, when it is below it
+        shown = page.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = page.resolve()
+    return dataclasses.replace(decision, report=shown.as_posix())
 
 
 class _SuiteOutcome:

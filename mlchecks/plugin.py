@@ -53,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[SESSION_KEY] = plugin.session
             return
     config.stash[SESSION_KEY] = _LazySession(config)  # type: ignore[assignment]
+    # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
+    config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
 
 
 def session_of(config: pytest.Config) -> Session:
@@ -128,3 +130,128 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"mlchecks: {len(checks)} checks, {len(failed)} failed")
     except Exception as exc:  # pragma: no cover - defensive: never break pytest's exit
         terminalreporter.write_line(f"mlchecks: summary unavailable ({exc!r})")
+
+
+# --- HTML report: a page per session, pytest-html extras, checks from xdist workers ---------
+
+RUN_ID_INPUT = "mlchecks_run_id"
+
+
+class _ReportHooks:
+    """Writes the session's mlchecks report and adds pytest-html extras to mlchecks tests.
+
+    The page goes to ``<--mlchecks-report, default reports/>/<run-id>/index.html`` (plus the
+    history page ``index.html`` beside the runs) whenever the session recorded a check;
+    ``--mlchecks-report none`` turns it off. Only the controller writes: under pytest-xdist each
+    worker attaches the checks a test recorded to that test's report (``mlchecks_checks``, JSON,
+    which xdist sends over), so the controller's page holds every worker's checks. Pages built
+    that way have the check table and what check details carry, not the worker-side
+    evaluations.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        from mlchecks.report.data import new_run_id
+
+        self.config = config
+        workerinput = getattr(config, "workerinput", None)
+        self.worker = workerinput is not None
+        given = workerinput.get(RUN_ID_INPUT) if workerinput is not None else None
+        self.run_id: str = given or new_run_id(Path(config.rootpath).name, "pytest")
+        self.from_workers: list[dict[str, Any]] = []
+        self.page: Path | None = None
+        self.error: str | None = None
+        self._seen = 0  # session checks already attributed to a test report
+
+    def _session(self) -> Session | None:
+        holder = self.config.stash.get(SESSION_KEY, None)
+        return None if holder is None or isinstance(holder, _LazySession) else holder
+
+    def _page_path(self, session: Session) -> Path | None:
+        from mlchecks.report import report_folder
+
+        folder = report_folder(session.settings)
+        return None if folder is None else folder / self.run_id / "index.html"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: workers link their pytest-html extras to the controller's page."""
+        node.workerinput[RUN_ID_INPUT] = self.run_id
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
+        report = yield
+        session = self._session()
+        if session is None or len(session.checks) <= self._seen:
+            return report
+        new = session.checks[self._seen :]
+        self._seen = len(session.checks)
+        try:
+            if self.worker:
+                from mlchecks.report.data import jsonable
+
+                report.mlchecks_checks = [jsonable(c.to_json()) for c in new]
+            if self.config.pluginmanager.hasplugin("html"):
+                report.extras = [*getattr(report, "extras", []), *self._html_extras(session, new)]
+        except Exception:  # pragma: no cover - extras are a courtesy; never fail a test on them
+            pass
+        return report
+
+    def _html_extras(self, session: Session, checks: list[Any]) -> list[dict[str, Any]]:
+        import html
+        import os
+
+        from pytest_html import extras
+
+        rows = []
+        for c in checks:
+            mark = "PASS" if c.passed else ("FAIL" if c.severity == "error" else c.severity.upper())
+            value = "" if c.value is None else f" = {c.value:.4g}"
+            limit = "" if c.threshold is None else f" (threshold {c.threshold:.4g})"
+            rows.append(
+                f"<li><b>{mark}</b> <code>{html.escape(c.id)}</code>{value}{limit}: "
+                f"{html.escape(c.message)}</li>"
+            )
+        out = [extras.html(f'<div class="mlchecks-extra"><ul>{"".join(rows)}</ul></div>')]
+        page = self._page_path(session)
+        if page is not None:
+            html_path = getattr(self.config.option, "htmlpath", None)
+            if html_path:
+                start = Path(html_path).resolve().parent
+                link = Path(os.path.relpath(page.resolve(), start)).as_posix()
+            else:
+                link = page.resolve().as_uri()
+            out.append(extras.url(link, name="mlchecks report"))
+        return out
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.worker:
+            self.from_workers.extend(getattr(report, "mlchecks_checks", None) or [])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.worker:
+            return
+        try:
+            self.page = self._write()
+        except Exception as exc:  # the page is a by-product: never change the run's outcome
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def _write(self) -> Path | None:
+        from mlchecks.report import write_session_report
+        from mlchecks.report.data import checks_from_json
+
+        local = self._session()
+        checks = list(local.checks) if local is not None else []
+        checks += checks_from_json(self.from_workers)
+        if not checks:
+            return None
+        # Under xdist the controller's session holds only settings: building it loads nothing.
+        holder = local if local is not None else session_of(self.config)
+        return write_session_report(holder, source="pytest", run_id=self.run_id, checks=checks)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.page is not None:
+            terminalreporter.write_line(f"mlchecks: report {self.page}")
+        elif self.error is not None:
+            terminalreporter.write_line(f"mlchecks: report not written ({self.error})")
