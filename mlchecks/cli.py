@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
     )
+    from mlchecks import evolve
+    from mlchecks.registry import commands as registry_commands
+
+    evolve.add_arguments(sub.add_parser("evolve", help="continual-learning demo, gate at every step"))
+    registry_commands.add_arguments(
+        sub.add_parser("registry", help="list, show, promote or roll back registry versions")
+    )
     return parser
 
 
@@ -53,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "gate":
             return int(run_gate(args))
+        if args.command == "evolve":
+            from mlchecks import evolve
+
+            return int(evolve.run(args))
+        if args.command == "registry":
+            from mlchecks.registry import commands as registry_commands
+
+            return int(registry_commands.run(args))
         raise ConfigError(f"unknown command {args.command!r}")  # pragma: no cover
     except MlchecksError as exc:
         print(f"mlchecks: error: {_one_line(str(exc))}", file=sys.stderr)
@@ -79,6 +94,7 @@ def _one_line(text: str) -> str:
 def run_gate(args: argparse.Namespace) -> GateExit:
     """Validate inputs, run the suites through pytest on one Session, decide, write JSON."""
     from mlchecks.config import ModelSpec, load_settings
+    from mlchecks import gate
     from mlchecks.gate import GateDecision, decide, write_json
     from mlchecks.session import Session
 
@@ -98,31 +114,49 @@ def run_gate(args: argparse.Namespace) -> GateExit:
         session.model(spec)
     print(f"mlchecks gate: {dataset.describe()}; models: {', '.join(s.name for s in settings.models)}")
 
-    outcome = run_suites(session, verbose=args.verbose)
-    if outcome.internal_errors:
-        joined = "; ".join(outcome.internal_errors)
-        raise RuntimeError(f"a suite errored outside any check: {joined}")
-    accepted = decide(session.checks)
-    notes = ("no champion yet: absolute checks only",)
+    promote = not args.no_promote
+    # Locked from reading the champion to promoting: a concurrent gate waits, then judges
+    # against what this one promoted. The registry changes only in promote_all.
+    with gate.lineage_locks(session, promote):
+        notes = gate.prepare(session, hash_models=promote)
+        for line in notes:
+            print(f"  {line}")
+        outcome = run_suites(session, verbose=args.verbose)
+        if outcome.internal_errors:
+            joined = "; ".join(outcome.internal_errors)
+            raise RuntimeError(f"a suite errored outside any check: {joined}")
+        accepted = decide(session.checks)
+        lineages = gate.promote_all(session, accepted, promote)
+    first = lineages[0]
     decision = GateDecision(
-        accepted=accepted, name=settings.name, checks=tuple(session.checks), notes=notes
-    )
+        accepted=accepted, name=first.name, checks=tuple(session.checks), notes=tuple(notes),
+        version=first.version, champion_before=first.champion_before,
+        champion_after=first.champion_after, lineages=tuple(lineages),
+    )  # fmt: skip
     decision = _write_report(session, decision)
-    for check in decision.checks:
-        if not check.passed:
-            label = "FAIL" if check.severity == "error" else check.severity.upper()
-            print(f"  {label:5} {check.id}: {check.message}")
-    verdict = "ACCEPTED" if accepted else "REJECTED"
-    elapsed = time.perf_counter() - start
-    print(
-        f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed; "
-        f"{elapsed:.1f}s)"
-    )
+    _print_decision(decision, time.perf_counter() - start)
     if decision.report:
         print(f"mlchecks gate: report {decision.report}")
     if args.json_file:
         write_json(decision, Path(args.json_file))
     return decision.exit_code
+
+
+def _print_decision(decision: Any, elapsed: float) -> None:
+    """Failed checks, warnings of passed ones (e.g. an underpowered holdout), the verdict."""
+    for check in decision.checks:
+        if not check.passed:
+            label = "FAIL" if check.severity == "error" else check.severity.upper()
+            print(f"  {label:5} {check.id}: {check.message}")
+        elif isinstance(check.details, dict) and check.details.get("warning"):
+            print(f"  WARN  {check.id}: {check.details['warning']}")
+    for lineage in decision.lineages:
+        print(f"  {lineage.note}")
+    verdict = "ACCEPTED" if decision.accepted else "REJECTED"
+    print(
+        f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed; "
+        f"{elapsed:.1f}s)"
+    )
 
 
 def _write_report(session: Any, decision: Any) -> Any:

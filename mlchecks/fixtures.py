@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from mlchecks.config import ModelSpec, Settings
     from mlchecks.data import Dataset
     from mlchecks.evaluation import Evaluation
+    from mlchecks.gate import Baseline
+    from mlchecks.registry import ReadOnlyRegistry
     from mlchecks.session import Session
     from mlchecks.training import TrainedModel
 
@@ -103,3 +105,34 @@ def record_check(
         return result
 
     return record
+
+
+@pytest.fixture(scope="session")
+def registry(mlchecks_session: Session) -> ReadOnlyRegistry:
+    """The model registry of this run, read-only (only the gate's promotion step writes)."""
+    from mlchecks.registry import ReadOnlyRegistry
+
+    try:
+        return ReadOnlyRegistry(mlchecks_session.registry)
+    except MlchecksError as exc:
+        _fail_clean(exc)
+        raise
+
+
+@pytest.fixture(scope="session")
+def champion(mlchecks_session: Session, mlchecks_model_spec: ModelSpec) -> Baseline | None:
+    """What the model under test is judged against: its lineage's champion (record, holdout,
+    stored predictions) and earlier holdouts, or ``None`` when the lineage has no champion yet.
+
+    Example::
+
+        def test_no_drift(champion, dataset):
+            if champion is None:
+                pytest.skip("no champion yet")
+            profile = champion.record.data_profile  # stored when it was promoted
+    """
+    try:
+        return mlchecks_session.baseline(mlchecks_model_spec)
+    except MlchecksError as exc:
+        _fail_clean(exc)
+        raise

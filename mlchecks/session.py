@@ -18,6 +18,8 @@ from mlchecks.evaluation import Evaluation
 if TYPE_CHECKING:
     import numpy as np
 
+    from mlchecks.gate import Baseline
+    from mlchecks.registry import Registry
     from mlchecks.training import TrainedModel
 
 
@@ -36,6 +38,9 @@ class Session:
         self._evaluations: dict[str, Evaluation] = {}
         self.checks: list[CheckResult] = []
         self._lock = threading.Lock()
+        # Baselines, holdout predictions and regression results (mlchecks.gate), per run.
+        self.gate_memo: dict[tuple[str, ...], object] = {}
+        self._registry: Registry | None = None
 
     @property
     def dataset(self) -> Dataset:
@@ -98,6 +103,55 @@ class Session:
         if memo is not None:
             save_memo(memo, lambda p: np.save(p, probs, allow_pickle=False))
         return probs
+
+    def predictions_on(self, trained: TrainedModel, key: str, x: np.ndarray) -> np.ndarray:
+        """Model outputs on other inputs (e.g. a registry holdout) named by a content ``key``;
+        memoised in the model-cache entry like :meth:`predictions`."""
+        import numpy as np
+
+        from mlchecks.training import predict, save_memo
+
+        memo = trained.memo_path(f"predict:{key}", ".npy")
+        if memo is not None and memo.is_file():
+            try:
+                probs = np.load(memo, allow_pickle=False)
+                if probs.shape[0] == x.shape[0]:
+                    return probs
+            except (OSError, ValueError):
+                pass  # unreadable memo: recompute
+        probs = predict(trained.model, x)
+        if memo is not None:
+            save_memo(memo, lambda p: np.save(p, probs, allow_pickle=False))
+        return probs
+
+    @property
+    def registry(self) -> Registry:
+        """The model registry of this run (``registry`` setting / ``--registry``)."""
+        if self._registry is None:
+            from mlchecks.registry import open_registry
+
+            self._registry = open_registry(self.settings.registry, root=Path(self.settings.root))
+        return self._registry
+
+    def lineage(self, spec: ModelSpec) -> str:
+        """The registry lineage of ``spec``: its own name, or ``<name>.<model>`` when a
+        ``name`` other than the default is set for configured models."""
+        from mlchecks.registry import validate_name
+
+        name = self.settings.name
+        if spec.name == name or name == "default":
+            return validate_name(spec.name)
+        return validate_name(f"{name}.{spec.name}")
+
+    def baseline(self, spec: ModelSpec) -> Baseline | None:
+        """What ``spec`` is judged against: its lineage's champion and history (``None``: no
+        champion yet). Read from the registry once per run."""
+        from mlchecks.gate import load_baseline
+
+        key = ("baseline", spec.name)
+        if key not in self.gate_memo:
+            self.gate_memo[key] = load_baseline(self.registry, self.lineage(spec))
+        return self.gate_memo[key]  # type: ignore[return-value]
 
     def record(self, result: CheckResult) -> None:
         with self._lock:

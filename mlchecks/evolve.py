@@ -1,0 +1,340 @@
+"""``mlchecks evolve``: the continual-learning loop, with the gate at every step.
+
+Data arrives in increments (class-incremental: the classes are split into ``--steps`` groups,
+each increment brings the train and test samples of one new group). Step 1 trains the
+reference MLP on the first increment; it has no champion, passes the absolute checks and
+becomes version 0001. Every later step fine-tunes the champion on the new increment twice:
+
+- **naive**: on the new increment only. It learns the new classes and forgets the old ones
+  (catastrophic forgetting), so the gate rejects it (``regression.forgetting``, judged on every
+  earlier version's holdout) and the registry is unchanged;
+- **rehearsal**: on the new increment plus a replayed sample of the earlier increments'
+  training data (``--replay``, the share replayed; default 1, all of it: with half of it the
+  old classes are outnumbered and lose 2-4 pp, which the gate rightly rejects on some seeds).
+  It keeps what earlier versions knew and is promoted.
+
+Each version's holdout is the test split of its increment, so the forgetting matrix printed at
+the end (versions and rejected candidates x holdouts) shows the forgetting directly.
+
+At each step the gate runs the checks continual learning is about: the accuracy floor on the
+increment (``accuracy.min``) and the four ``regression.*`` checks with the configured
+thresholds; ``mlchecks gate`` runs every suite. The registry is a temporary folder unless
+``--registry`` is given (lineage ``--name``, default ``evolve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlchecks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlchecks.config import Settings
+    from mlchecks.data import Dataset
+
+DEFAULT_NAME = "evolve"
+FORGETTING = "regression.forgetting"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None, help="dataset (default: configured, digits)")
+    parser.add_argument("--steps", type=_steps, default=3, help="increments (default 3)")
+    parser.add_argument("--registry", default=None,
+                        help="registry folder to keep (default: a temporary one)")  # fmt: skip
+    parser.add_argument("--name", default=DEFAULT_NAME, help="lineage name (default evolve)")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: configured)")
+    parser.add_argument("--epochs", type=_positive_int, default=20,
+                        help="epochs of the first training (default 20)")  # fmt: skip
+    parser.add_argument("--finetune-epochs", type=_positive_int, default=5,
+                        help="epochs of each fine-tuning (default 5)")  # fmt: skip
+    parser.add_argument("--replay", type=_share, default=1.0,
+                        help="share of earlier training data the rehearsal step replays "
+                        "(default 1: all of it)")  # fmt: skip
+    parser.add_argument("--json", dest="json_file", default=None, help="write the steps here")
+    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of steps, got {text!r}") from None
+    if not 2 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"expected 2 to 50 steps, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected 1 to 10000, got {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text!r}")
+    return value
+
+
+@dataclasses.dataclass
+class Attempt:
+    """One candidate of one step and what the gate made of it."""
+
+    step: int
+    kind: str  # "initial", "naive", "rehearsal"
+    classes: list[int]
+    accepted: bool
+    version: str | None
+    failed: list[str]
+    accuracy: dict[str, float]  # holdout label -> accuracy
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class EvolveResult:
+    attempts: list[Attempt]
+    holdouts: list[str]  # labels, in order of arrival
+    registry: str
+    name: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "registry": self.registry, "seconds": self.seconds,
+                "holdouts": self.holdouts,
+                "attempts": [a.to_json() for a in self.attempts]}  # fmt: skip
+
+
+def increments(dataset: Dataset, steps: int) -> list[tuple[list[int], Dataset]]:
+    """Split ``dataset`` class-incrementally into ``steps`` datasets (train and test of each
+    group of classes; all keep the full class count)."""
+    if steps > dataset.num_classes:
+        msg = (
+            f"--steps {steps}: {dataset.name} has only {dataset.num_classes} classes to split "
+            f"into increments; use --steps 2..{dataset.num_classes}"
+        )
+        raise ConfigError(msg)
+    out = []
+    for group in np.array_split(np.arange(dataset.num_classes), steps):
+        classes = [int(c) for c in group]
+        tr = np.isin(dataset.y_train, classes)
+        te = np.isin(dataset.y_test, classes)
+        label = f"{classes[0]}-{classes[-1]}" if len(classes) > 1 else str(classes[0])
+        out.append((classes, dataset.replace(
+            name=f"{dataset.name}[classes {label}]",
+            x_train=dataset.x_train[tr], y_train=dataset.y_train[tr],
+            x_test=dataset.x_test[te], y_test=dataset.y_test[te],
+        )))  # fmt: skip
+    return out
+
+
+def _judge(settings: Settings, dataset: Dataset, model: Any, path: Path) -> tuple[Any, Any]:
+    """Gate one candidate in-process: accuracy floor + regression checks; promote if accepted."""
+    from mlchecks import checks, gate
+    from mlchecks.config import ModelSpec
+    from mlchecks.session import Session
+    from mlchecks.training import TrainedModel
+
+    spec = ModelSpec(name=settings.name, path=str(path))
+    trained = TrainedModel(settings.name, model, spec, path=path)
+    run = settings.replace(models=(spec,))
+    session = Session(run, dataset=dataset, models={spec.name: trained})
+    with gate.lineage_locks(session, promote=True):
+        gate.prepare(session, hash_models=True)
+        session.record(checks.accuracy_min(
+            session.evaluation(spec), model=spec.name, data=dataset.name,
+            backend=session.backend, thresholds=run.thresholds,
+        ))  # fmt: skip
+        for result in gate.regression_checks(session, spec):
+            session.record(result)
+        accepted = gate.decide(session.checks)
+        outcome = gate.promote_all(session, accepted, promote=True)[0]
+    return session, outcome
+
+
+def evolve(
+    settings: Settings,
+    dataset: Dataset,
+    steps: int,
+    *,
+    epochs: int = 20,
+    finetune_epochs: int = 5,
+    replay: float = 1.0,
+    workdir: Path,
+    echo: Any = print,
+) -> EvolveResult:
+    """Run the loop; ``settings.registry``/``settings.name`` say where versions go."""
+    from mlchecks import training
+    from mlchecks.config import ModelSpec
+
+    start = time.perf_counter()
+    parts = increments(dataset, steps)
+    attempts: list[Attempt] = []
+    holdouts: list[tuple[str, np.ndarray, np.ndarray]] = []
+    seen_x: list[np.ndarray] = []
+    seen_y: list[np.ndarray] = []
+    rng = np.random.default_rng(settings.seed)
+    recipe = ModelSpec(name=settings.name, builder="mlp", epochs=epochs)
+    for step, (classes, part) in enumerate(parts, start=1):
+        label = f"classes {classes[0]}-{classes[-1]}" if len(classes) > 1 else f"class {classes[0]}"
+        holdouts.append((label, part.x_test, part.y_test))
+        echo(f"step {step}/{steps}: {label} arrive ({part.n_train} train / {part.n_test} test)")
+        if step == 1:
+            kinds: list[tuple[str, np.ndarray, np.ndarray]] = [
+                ("initial", part.x_train, part.y_train)
+            ]
+        else:
+            old_x, old_y = np.concatenate(seen_x), np.concatenate(seen_y)
+            keep = rng.choice(old_y.size, size=max(1, round(replay * old_y.size)), replace=False)
+            kinds = [
+                ("naive", part.x_train, part.y_train),
+                ("rehearsal", np.concatenate([part.x_train, old_x[keep]]),
+                 np.concatenate([part.y_train, old_y[keep]])),
+            ]  # fmt: skip
+        for kind, x, y in kinds:
+            t0 = time.perf_counter()
+            training.set_seed(settings.seed + step, settings.deterministic)
+            if kind == "initial":
+                model = training.build(recipe, part)
+                model.fit(x, y, epochs=epochs, batch_size=recipe.batch_size, verbose=0)
+            else:
+                from mlchecks.registry import open_registry
+
+                registry = open_registry(settings.registry, root=Path(settings.root))
+                champion = registry.state(settings.name).champion
+                assert champion is not None
+                model = training.load_model(registry.model_path(settings.name, champion))
+                model.fit(x, y, epochs=finetune_epochs, batch_size=recipe.batch_size,
+                          shuffle=True, verbose=0)  # fmt: skip
+            path = workdir / f"step{step}-{kind}.keras"
+            model.save(path)
+            session, outcome = _judge(settings, part, model, path)
+            failed = [c.id for c in session.checks if c.blocking]
+            accuracy = _accuracies(session, holdouts)
+            attempt = Attempt(step, kind, classes, not failed, outcome.version, failed, accuracy,
+                              time.perf_counter() - t0)  # fmt: skip
+            attempts.append(attempt)
+            forgetting = next((c for c in session.checks if c.id == "regression.forgetting"), None)
+            if failed:
+                why = next((c for c in session.checks if c.blocking and c.id == FORGETTING),
+                           next(c for c in session.checks if c.blocking))  # fmt: skip
+                echo(f"  {kind:9} REJECTED ({', '.join(failed)}): {_short(why.message)}")
+            else:
+                extra = f"; {_short(forgetting.message)}" if forgetting and forgetting.value else ""
+                echo(f"  {kind:9} ACCEPTED -> version {outcome.version}{extra}")
+        seen_x.append(part.x_train)
+        seen_y.append(part.y_train)
+    result = EvolveResult(attempts, [h[0] for h in holdouts], str(settings.registry),
+                          settings.name, time.perf_counter() - start)  # fmt: skip
+    echo(matrix_text(result))
+    return result
+
+
+def _accuracies(
+    session: Any, holdouts: list[tuple[str, np.ndarray, np.ndarray]]
+) -> dict[str, float]:
+    """The candidate's accuracy on every holdout so far, from the gate's own predictions
+    (the earlier holdouts come from the registry, the newest is the current test split)."""
+    from mlchecks import gate
+    from mlchecks.registry import holdout_id
+
+    spec = session.settings.models[0]
+    trained = session.model(spec)
+    baseline = session.baseline(spec)
+    earlier = baseline.holdouts if baseline else ()
+    known = {h.id: h for h in (gate.session_holdout(session), *earlier)}
+    out: dict[str, float] = {}
+    for label, x, y in holdouts:
+        h = known[holdout_id(x, y)]
+        out[label] = float((gate.holdout_predictions(session, trained, h) == y).mean())
+    return out
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def matrix_text(result: EvolveResult) -> str:
+    """The forgetting matrix: accuracy of each version/candidate on each increment's holdout."""
+    width = max(14, *(len(h) + 2 for h in result.holdouts))
+    head = f"{'':26}" + "".join(f"{h:>{width}}" for h in result.holdouts)
+    lines = ["forgetting matrix (accuracy on each increment's holdout; rows: candidates by step)",
+             head]  # fmt: skip
+    for a in result.attempts:
+        tag = f"v{a.version}" if a.version else ("accepted" if a.accepted else "rejected")
+        row = f"step {a.step} {a.kind:9} {tag:>10}"
+        row = f"{row:26}"
+        for h in result.holdouts:
+            value = a.accuracy.get(h)
+            row += f"{'-' if value is None else f'{value:.3f}':>{width}}"
+        lines.append(row)
+    rejected = sum(1 for a in result.attempts if not a.accepted)
+    lines.append(
+        f"{len(result.attempts)} candidates, {rejected} rejected, "
+        f"{sum(1 for a in result.attempts if a.version)} promoted; {result.seconds:.1f}s"
+    )
+    return "\n".join(lines)
+
+
+def _quiet_retracing() -> None:
+    """Each candidate is a new model, so TensorFlow warns about retracing predict functions:
+    expected here, and noise on the terminal."""
+    from mlchecks.config import active_backend
+
+    if active_backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``mlchecks evolve``: exit 0 when the loop behaved as continual learning should (every
+    naive step rejected for forgetting, every rehearsal step promoted), 1 otherwise."""
+    from mlchecks.config import load_settings
+    from mlchecks.data import load_dataset
+
+    overrides = {"data": args.data, "name": args.name, "seed": args.seed}
+    settings = load_settings(
+        Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
+    )
+    dataset = load_dataset(settings.data, root=Path(settings.root))
+    _quiet_retracing()
+    temporary = args.registry is None
+    workdir = Path(tempfile.mkdtemp(prefix="mlchecks-evolve-"))
+    try:
+        registry = workdir / "registry" if temporary else Path(args.registry).resolve()
+        settings = settings.replace(registry=str(registry))
+        where = "temporary; --registry DIR keeps it" if temporary else "kept"
+        print(f"mlchecks evolve: {dataset.describe()}, {args.steps} increments; "
+              f"registry {registry} ({where}), lineage {settings.name!r}")  # fmt: skip
+        result = evolve(settings, dataset, args.steps, epochs=args.epochs,
+                        finetune_epochs=args.finetune_epochs, replay=args.replay,
+                        workdir=workdir)  # fmt: skip
+        if args.json_file:
+            Path(args.json_file).write_text(json.dumps(result.to_json(), indent=1) + "\n")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    expected = all(
+        ("regression.forgetting" in a.failed) if a.kind == "naive" else a.accepted
+        for a in result.attempts
+    )
+    return 0 if expected else 1

@@ -1,0 +1,304 @@
+"""The model registry: one lineage of numbered versions per model name, and a champion pointer.
+
+A small protocol (:class:`Registry`) so other backends can follow; :func:`open_registry`
+picks the backend from a URI or folder (the embedded default is a local folder,
+``.mlchecks/registry``, :mod:`mlchecks.registry.local`). Checks read through
+:class:`ReadOnlyRegistry`; only the gate's promotion step writes. No pytest, no keras.
+
+What a version holds (:class:`VersionRecord`): the ``.keras`` file and its sha256, metrics and
+check results of the gate that accepted it, the data fingerprint and profile, its **holdout**
+(the test split of the data it was gated on, stored once per lineage by content hash), its
+predictions on that holdout and on every earlier version's holdout (so a later gate compares
+against it without loading it), the environment and the time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlchecks.errors import RegistryError
+
+__all__ = [
+    "Holdout",
+    "LineageState",
+    "NewVersion",
+    "ReadOnlyRegistry",
+    "Registry",
+    "VersionEntry",
+    "VersionRecord",
+    "holdout_id",
+    "open_registry",
+    "sha256_file",
+    "validate_name",
+    "validate_version",
+]
+
+FORMAT = 1
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_VERSION = re.compile(r"\d{4,9}")
+_HOLDOUT = re.compile(r"[0-9a-f]{16}")
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def validate_name(name: Any) -> str:
+    """A lineage name: letters, digits, ``.``, ``-``, ``_``; no path separators, not ``..``.
+
+    Raises:
+        RegistryError: anything else (so a name can never escape the registry folder).
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        msg = (
+            f"model name {name!r} is not valid; use 1-100 letters, digits, '.', '-', '_', "
+            "starting with a letter or digit (e.g. --name mnist-mlp)"
+        )
+        raise RegistryError(msg)
+    return name
+
+
+def validate_version(version: Any) -> str:
+    """A version id: 4 to 9 digits (``0001``). ``"7"`` is accepted and padded."""
+    if isinstance(version, int) and not isinstance(version, bool) and 0 < version < 10**9:
+        return f"{version:04d}"
+    if isinstance(version, str) and version.isdigit() and 0 < int(version) < 10**9:
+        return f"{int(version):04d}"
+    msg = f"version {version!r} is not valid; expected a version number such as 0003"
+    raise RegistryError(msg)
+
+
+def validate_holdout_id(value: Any) -> str:
+    if not isinstance(value, str) or not _HOLDOUT.fullmatch(value):
+        msg = f"holdout id {value!r} is not valid; expected 16 hex digits"
+        raise RegistryError(msg)
+    return value
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def holdout_id(x: np.ndarray, y: np.ndarray) -> str:
+    """Content hash of a holdout (inputs and labels: dtype, shape, bytes), 16 hex digits."""
+    h = hashlib.sha256()
+    for key, arr in (("x", x), ("y", y)):
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+        h.update(memoryview(arr).cast("B"))  # type: ignore[arg-type]
+    return h.hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Holdout:
+    """A labelled sample set a version was judged on, identified by its content hash."""
+
+    id: str
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_arrays(
+        cls, x: np.ndarray, y: np.ndarray, num_classes: int, class_names: tuple[str, ...] = ()
+    ) -> Holdout:
+        return cls(holdout_id(x, y), x, y, num_classes, tuple(class_names))
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NewVersion:
+    """What a gate hands the registry to promote.
+
+    Attributes:
+        model_file: the judged ``.keras`` file (copied into the registry).
+        model_sha256: its sha256 when it was judged; promotion refuses a file that changed.
+        holdout: the test split it was gated on (becomes this version's holdout).
+        predictions: predicted class ids per holdout id: this holdout and every earlier one.
+        metrics: figures of this version (accuracy, class recall, ... and other checks' values).
+        checks: the gate's check results (JSON form) for this model.
+        data: dataset name and fingerprint.
+        data_profile: the data profile later drift checks compare with (or ``None``).
+        environment: Keras/backend/device versions.
+    """
+
+    model_file: Path
+    model_sha256: str
+    holdout: Holdout
+    predictions: Mapping[str, np.ndarray]
+    metrics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    checks: tuple[Mapping[str, Any], ...] = ()
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data_profile: Mapping[str, Any] | None = None
+    environment: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRecord:
+    """One stored version (``version.json``); immutable once written."""
+
+    name: str
+    version: str
+    created: str
+    model_sha256: str
+    model_bytes: int
+    holdout: str
+    parent: str | None
+    files: dict[str, str]
+    metrics: dict[str, Any]
+    checks: list[dict[str, Any]]
+    data: dict[str, Any]
+    data_profile: dict[str, Any] | None
+    environment: dict[str, Any]
+    format: int = FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> VersionRecord:
+        try:
+            fields = {f.name for f in dataclasses.fields(cls)}
+            record = cls(**{k: v for k, v in data.items() if k in fields})
+            validate_name(record.name)
+            validate_version(record.version)
+            validate_holdout_id(record.holdout)
+            if not _SHA.fullmatch(record.model_sha256) or not isinstance(record.files, dict):
+                raise ValueError("bad sha256 or files")
+        except (TypeError, ValueError, AttributeError, RegistryError) as exc:
+            msg = f"version record {where} is malformed ({exc}); the registry is damaged"
+            raise RegistryError(msg) from None
+        return record
+
+    def check(self, check_id: str) -> dict[str, Any] | None:
+        """The stored result of ``check_id`` at this version's gate (``None`` if absent)."""
+        return next((c for c in self.checks if c.get("id") == check_id), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionEntry:
+    """A version as listed in the lineage index."""
+
+    version: str
+    sha256: str  # of version.json: the index vouches for the record, the record for its files
+    created: str
+    retired: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class LineageState:
+    """The lineage index: versions, champion pointer and history, read atomically."""
+
+    name: str
+    champion: str | None
+    versions: tuple[VersionEntry, ...]
+    history: tuple[dict[str, Any], ...]
+
+    @property
+    def active(self) -> tuple[VersionEntry, ...]:
+        """Versions not retired by a rollback (they count as earlier accepted versions)."""
+        return tuple(v for v in self.versions if not v.retired)
+
+    def entry(self, version: str) -> VersionEntry | None:
+        return next((v for v in self.versions if v.version == version), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "champion": self.champion,
+            "versions": [dataclasses.asdict(v) for v in self.versions],
+            "history": list(self.history),
+        }
+
+
+class Registry(Protocol):
+    """What the gate, the suites and ``mlchecks registry`` need from a model registry."""
+
+    location: str
+
+    def names(self) -> list[str]: ...
+    def state(self, name: str) -> LineageState: ...
+    def record(self, name: str, version: str) -> VersionRecord: ...
+    def model_path(self, name: str, version: str) -> Path: ...
+    def holdout(self, name: str, holdout: str) -> Holdout: ...
+    def predictions(self, name: str, version: str) -> dict[str, np.ndarray]: ...
+    def promote(
+        self, name: str, new: NewVersion, expected_champion: str | None
+    ) -> VersionRecord: ...
+    def set_champion(self, name: str, version: str, reason: str = "manual") -> LineageState: ...
+    def rollback(self, name: str) -> LineageState: ...
+    def verify(self, name: str) -> list[str]: ...
+    def gate_lock(
+        self, name: str, timeout: float = ...
+    ) -> contextlib.AbstractContextManager[None]: ...
+
+
+class ReadOnlyRegistry:
+    """A registry view for checks: every reading method, none that writes."""
+
+    _READS = ("location", "names", "state", "record", "model_path", "holdout", "predictions",
+              "verify", "champion")  # fmt: skip
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in self._READS:
+            msg = f"the registry is read-only here; {attr!r} is done by the gate's promotion step"
+            raise AttributeError(msg)
+        return getattr(self._registry, attr)
+
+    def champion(self, name: str) -> VersionRecord | None:
+        state = self._registry.state(name)
+        return None if state.champion is None else self._registry.record(name, state.champion)
+
+
+def open_registry(location: str | Path, root: Path | None = None) -> Registry:
+    """The registry at ``location``: a folder path or a ``file://`` URI.
+
+    Args:
+        location: where the registry lives. Relative paths are resolved against ``root``.
+        root: folder for relative paths. Defaults to the current directory.
+
+    Raises:
+        RegistryError: an unsupported URI scheme, or a path that is not a folder.
+    """
+    from mlchecks.registry.local import LocalRegistry
+
+    text = str(location)
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme != "file":
+            msg = (
+                f"registry {text!r}: unsupported scheme {scheme!r}; use a folder path or "
+                "file:///path (the local-folder registry is the only backend so far)"
+            )
+            raise RegistryError(msg)
+        text = rest
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (root or Path.cwd()) / path
+    if path.exists() and not path.is_dir():
+        msg = f"registry {path} exists and is not a folder; give a folder (--registry DIR)"
+        raise RegistryError(msg)
+    return LocalRegistry(path)
+
+
+@contextlib.contextmanager
+def no_lock() -> Iterator[None]:
+    yield

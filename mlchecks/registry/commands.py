@@ -1,0 +1,156 @@
+"""``mlchecks registry list|show|promote|rollback [--name NAME] [--registry DIR] [--json]``.
+
+- ``list``: every lineage (champion, number of versions); with ``--name``, that lineage's
+  versions with their accuracy, time and sha256.
+- ``show [VERSION]``: one version's record (default: the champion) and the lineage history.
+- ``promote VERSION``: point the champion at an existing version (a manual override; the
+  version's files are sha256-checked first).
+- ``rollback``: retire the champion; the newest earlier active version becomes champion.
+
+Exit 0 on success, 2 with one ``mlchecks: error:`` line otherwise (unknown lineage or
+version, damaged registry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mlchecks.errors import RegistryError
+from mlchecks.registry import Registry, open_registry, validate_version
+
+ACTIONS = ("list", "show", "promote", "rollback")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=ACTIONS, help="what to do")
+    parser.add_argument("version", nargs="?", default=None,
+                        help="version for show (default: champion) and promote")  # fmt: skip
+    parser.add_argument("--name", default=None, help="lineage (default: the only one, or `name`)")
+    parser.add_argument("--registry", default=None, help="registry folder (default: configured)")
+    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _registry(args: argparse.Namespace) -> tuple[Registry, str | None]:
+    from mlchecks.config import load_settings
+
+    overrides = {"registry": args.registry}
+    settings = load_settings(
+        Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
+    )
+    registry = open_registry(settings.registry, root=Path(settings.root))
+    default = settings.name if settings.name != "default" else None
+    return registry, default
+
+
+def _lineage(args: argparse.Namespace, registry: Registry, default: str | None) -> str:
+    names = registry.names()
+    name = args.name or default
+    if name is None:
+        if len(names) == 1:
+            return names[0]
+        msg = (
+            f"registry {registry.location} holds lineages {names or 'none'}; choose one with --name"
+        )
+        raise RegistryError(msg)
+    if name not in names:
+        msg = f"registry {registry.location} has no lineage {name!r}; lineages: {names or 'none'}"
+        raise RegistryError(msg)
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    registry, default = _registry(args)
+    if args.action == "list" and not (args.name or default):
+        return _emit(args, _list_all(registry))
+    name = _lineage(args, registry, default)
+    if args.action == "list":
+        return _emit(args, _list_versions(registry, name))
+    if args.action == "show":
+        state = registry.state(name)
+        version = validate_version(args.version) if args.version else state.champion
+        if version is None:
+            raise RegistryError(f"lineage {name!r} has no champion; give a VERSION")
+        record = registry.record(name, version)
+        registry.model_path(name, version)  # report tampering here too
+        data = {"name": name, "champion": state.champion, "record": record.to_json(),
+                "history": list(state.history)}  # fmt: skip
+        return _emit(args, data)
+    if args.action == "promote":
+        if not args.version:
+            raise RegistryError("`mlchecks registry promote` needs a VERSION (see `registry list`)")
+        state = registry.set_champion(name, args.version, reason="manual promote")
+    else:
+        state = registry.rollback(name)
+    event = state.history[-1]
+    data = {"name": name, "champion_before": event.get("from"), "champion_after": state.champion,
+            "event": event}  # fmt: skip
+    return _emit(args, data)
+
+
+def _list_all(registry: Registry) -> dict[str, Any]:
+    rows = []
+    for name in registry.names():
+        state = registry.state(name)
+        rows.append({"name": name, "champion": state.champion, "versions": len(state.versions)})
+    return {"registry": registry.location, "lineages": rows}
+
+
+def _list_versions(registry: Registry, name: str) -> dict[str, Any]:
+    state = registry.state(name)
+    rows = []
+    for entry in state.versions:
+        record = registry.record(name, entry.version)
+        rows.append({"version": entry.version, "created": entry.created,
+                     "champion": entry.version == state.champion, "retired": entry.retired,
+                     "accuracy": record.metrics.get("accuracy"), "data": record.data.get("name"),
+                     "holdout": record.holdout, "sha256": record.model_sha256})  # fmt: skip
+    return {"registry": registry.location, "name": name, "champion": state.champion,
+            "versions": rows}  # fmt: skip
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any]) -> int:
+    if args.json:
+        print(json.dumps(data, indent=2, allow_nan=False))
+        return 0
+    print(_text(args.action, data))
+    return 0
+
+
+def _text(action: str, data: dict[str, Any]) -> str:
+    if "lineages" in data:
+        lines = [f"registry {data['registry']}"]
+        lines += [f"  {r['name']}: champion {r['champion']}, {r['versions']} version(s)"
+                  for r in data["lineages"]] or ["  (empty)"]  # fmt: skip
+        return "\n".join(lines)
+    if "versions" in data:
+        lines = [f"lineage {data['name']!r} in {data['registry']} (champion {data['champion']})"]
+        for r in data["versions"]:
+            mark = "*" if r["champion"] else ("x" if r["retired"] else " ")
+            acc = f"{r['accuracy']:.4f}" if isinstance(r["accuracy"], float) else "-"
+            lines.append(f" {mark} {r['version']}  {r['created']}  accuracy {acc} on "
+                         f"{r['data']}  sha256 {r['sha256'][:12]}")  # fmt: skip
+        lines.append("  (* champion, x retired by a rollback)")
+        return "\n".join(lines)
+    if "record" in data:
+        rec = data["record"]
+        lines = [f"{data['name']} version {rec['version']}"
+                 + (" (champion)" if rec["version"] == data["champion"] else ""),
+                 f"  created {rec['created']}, parent {rec['parent']}",
+                 f"  model sha256 {rec['model_sha256']} ({rec['model_bytes']} bytes)",
+                 f"  data {rec['data'].get('name')} fingerprint {rec['data'].get('fingerprint')}, "
+                 f"holdout {rec['holdout']}",
+                 f"  accuracy {rec['metrics'].get('accuracy')}",
+                 f"  environment {rec['environment']}",
+                 "  history:"]  # fmt: skip
+        lines += [f"    {h.get('time')} {h.get('event')} {h.get('from')} -> {h.get('version')}"
+                  f" ({h.get('reason')})" for h in data["history"]]  # fmt: skip
+        return "\n".join(lines)
+    event = data["event"]
+    return (
+        f"{data['name']}: champion {data['champion_before']} -> {data['champion_after']} "
+        f"({event.get('reason')})"
+    )

@@ -1,0 +1,40 @@
+"""Regression suite: each model against its lineage's champion in the model registry.
+
+One test per check id (DESIGN.md): ``regression.accuracy``, ``regression.per_class``,
+``regression.flip_rate``, ``regression.forgetting``. The candidate is compared with the champion
+on the champion's holdout, and with the best earlier version on every earlier version's holdout.
+A drop rejects only when it is significant (one-sided exact McNemar, Holm across classes and
+holdouts) and larger than the margin; ``--mlchecks-regression-mode strict`` demands
+non-inferiority instead. With no champion yet each check is recorded as info and passes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mlchecks import gate
+from mlchecks.errors import MlchecksError
+
+
+def _check(session, spec, check_id):
+    try:
+        results = gate.regression_checks(session, spec)
+    except MlchecksError as exc:
+        pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
+    return next(r for r in results if r.id == check_id)
+
+
+def test_regression_accuracy(mlchecks_session, mlchecks_model_spec, champion, record_check):
+    record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.accuracy"))
+
+
+def test_regression_per_class(mlchecks_session, mlchecks_model_spec, champion, record_check):
+    record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.per_class"))
+
+
+def test_regression_flip_rate(mlchecks_session, mlchecks_model_spec, champion, record_check):
+    record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.flip_rate"))
+
+
+def test_regression_forgetting(mlchecks_session, mlchecks_model_spec, champion, record_check):
+    record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.forgetting"))
