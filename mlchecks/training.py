@@ -425,16 +425,21 @@ class ModelCache:
         return TrainedModel(spec.name, None, spec, record, model_path, memo_dir=entry / "memo")
 
     def _store(self, entry: Path, model: keras.Model, record: TrainingRecord) -> None:
+        from mlchecks import faults
+
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=self.root))
         try:
             model.save(tmp / "model.keras")
+            faults.point("cache:after-model")
             (tmp / "record.json").write_text(json.dumps(record.to_json(), indent=1))
             for name in ("model.keras", "record.json"):
                 with open(tmp / name, "rb") as f:
                     os.fsync(f.fileno())
+            faults.point("cache:before-rename")
             if entry.exists():
                 shutil.rmtree(entry)
             os.rename(tmp, entry)
+            faults.point("cache:after-rename")
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
