@@ -55,6 +55,8 @@ class ModelSpec:
     optimizer: str = "adam"
     learning_rate: float | None = None
     min_accuracy: float | Mapping[str, float] | None = None
+    # This model's overrides of [tool.mlchecks.data_checks] (see mlchecks.data.expectations).
+    data_checks: Mapping[str, Any] | None = None
 
     @property
     def is_file(self) -> bool:
@@ -93,6 +95,8 @@ class Settings:
     cache_dir: str = ".mlchecks/cache"
     root: str = "."
     source: str = "<defaults>"
+    # [tool.mlchecks.data_checks], validated by mlchecks.data.expectations.validate_table.
+    data_checks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolve(self, path: str) -> Path:
         """A configured path, relative to the folder holding the config file."""
@@ -216,6 +220,11 @@ def settings_from_table(
         msg = f"deterministic in {source} must be true or false, got {deterministic!r}"
         raise ConfigError(msg)
     kwargs["deterministic"] = deterministic
+    if "data_checks" in table:
+        from mlchecks.data.expectations import validate_table  # numpy only; GX stays lazy
+
+        where = f"[tool.mlchecks.data_checks] of {source}"
+        kwargs["data_checks"] = validate_table(table["data_checks"], where, root=Path(root))
     if overrides:
         msg = f"unknown override(s) {sorted(overrides)}"
         raise ConfigError(msg)
@@ -359,6 +368,10 @@ def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
                 }
             else:
                 fields["min_accuracy"] = _fraction("min_accuracy", value, where)
+        if "data_checks" in entry:
+            from mlchecks.data.expectations import validate_table
+
+            fields["data_checks"] = validate_table(entry["data_checks"], f"data_checks of {where}")
         specs.append(ModelSpec(**fields))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):

@@ -67,7 +67,8 @@ class Dataset:
         for key in NPZ_KEYS:
             arr = np.ascontiguousarray(getattr(self, key))
             h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
-            h.update(memoryview(arr).cast("B"))
+            if arr.size:  # memoryview cannot cast an empty array (an empty split)
+                h.update(memoryview(arr).cast("B"))
         h.update(f"classes:{self.num_classes}".encode())
         return h.hexdigest()[:16]
 

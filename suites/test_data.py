@@ -1,0 +1,68 @@
+"""Data suite: schema, values, labels, classes, leakage and drift of the configured data set.
+
+One test per expectation group (``data.*`` check ids). The expectations run once per session
+with Great Expectations on a compact per-sample frame (see ``mlchecks.data.expectations``);
+thresholds and extra expectations come from ``[tool.mlchecks.data_checks]`` (and a model's own
+``data_checks`` table). A failure names the split, the expectation, how many samples fail and
+a few example indices.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mlchecks.data import expectations
+
+
+@pytest.fixture(scope="session")
+def data_checks(mlchecks_session, dataset):
+    """Every data check of the run, grouped by check id (one result per configuration)."""
+    return expectations.run_scopes(dataset, expectations.scopes(mlchecks_session.settings))
+
+
+def _record(results, record_check):
+    # Passing results first: record_check stops at the first blocking one.
+    for result in sorted(results, key=lambda r: r.blocking):
+        record_check(result)
+
+
+def test_schema(data_checks, record_check):
+    _record(data_checks["data.schema"], record_check)
+
+
+def test_row_counts(data_checks, record_check):
+    _record(data_checks["data.row_counts"], record_check)
+
+
+def test_finite(data_checks, record_check):
+    _record(data_checks["data.finite"], record_check)
+
+
+def test_range(data_checks, record_check):
+    _record(data_checks["data.range"], record_check)
+
+
+def test_labels(data_checks, record_check):
+    _record(data_checks["data.labels"], record_check)
+
+
+def test_classes_present(data_checks, record_check):
+    _record(data_checks["data.classes_present"], record_check)
+
+
+def test_balance(data_checks, record_check):
+    _record(data_checks["data.balance"], record_check)
+
+
+def test_leakage(data_checks, record_check):
+    _record(data_checks["data.leakage"], record_check)
+
+
+def test_drift(data_checks, record_check):
+    _record(data_checks["data.drift"], record_check)
+
+
+def test_custom_expectations(data_checks, record_check):
+    if not data_checks["data.custom"]:
+        pytest.skip("no expectations configured in [tool.mlchecks.data_checks]")
+    _record(data_checks["data.custom"], record_check)
