@@ -235,6 +235,20 @@ def test_history_and_flips_from_other_shapes(digits):
     assert "not this run's test split" in data.skipped[0]
 
 
+def test_regression_intervals_are_of_the_delta():
+    details = {"lower": -0.02, "ci": [-0.0222, 0.004]}  # as mlchecks.compare writes them
+    regression = CheckResult("regression.accuracy", "regression", True, 0.9711, 0.975, "ok",
+                             model="m", details=details)  # fmt: skip
+    own = CheckResult("accuracy.min", "accuracy", True, 0.97, 0.9, "ok", model="m",
+                      details={"lower": 0.95, "upper": 0.98})  # fmt: skip
+    rows = {r.id: r for r in report_data.build([regression, own]).checks}
+    assert (rows["regression.accuracy"].interval_of, rows["regression.accuracy"].lower) == (
+        "Δ", -0.0222,
+    )  # fmt: skip
+    assert (rows["accuracy.min"].interval_of, rows["accuracy.min"].upper) == ("", 0.98)
+    assert "Δ[-0.0222, 0.004]" in render_html(report_data.build([regression]))
+
+
 def test_numpy_and_non_finite_details_render():
     check = CheckResult("speed.training", "speed", True, float("nan"), None, "x", model="m",
                         details={"normalised": np.float32(0.25), "samples_per_s": np.int64(900),

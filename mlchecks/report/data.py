@@ -135,6 +135,7 @@ class CheckRow:
     upper: float | None
     message: str
     details: str  # raw details as JSON, cut at MAX_DETAILS_CHARS
+    interval_of: str = ""  # "" (of the value) or "Δ" (of the candidate-champion delta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -433,7 +434,10 @@ _ORDER = {"fail": 0, "warning": 1, "info": 2, "pass": 3}
 def _check_rows(checks: Sequence[CheckResult]) -> list[CheckRow]:
     rows = []
     for check in checks:
-        lower, upper = _interval(check.details)
+        # Regression checks carry the interval of the delta against the champion, not of
+        # their value (the candidate's figure): label it so.
+        delta = check.category == "regression" and isinstance(check.details.get("ci"), list)
+        lower, upper = _interval({"ci": check.details["ci"]} if delta else check.details)
         raw = json.dumps(jsonable(check.details), sort_keys=True)
         if len(raw) > MAX_DETAILS_CHARS:
             raw = raw[:MAX_DETAILS_CHARS] + f" ... ({len(raw)} characters in all)"
@@ -449,6 +453,7 @@ def _check_rows(checks: Sequence[CheckResult]) -> list[CheckRow]:
                 upper=upper,
                 message=check.message,
                 details="" if raw == "{}" else raw,
+                interval_of="Δ" if delta else "",
             )
         )
     # Failing checks first: the reader came to see why the gate said no. sorted() is stable.
