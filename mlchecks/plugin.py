@@ -6,6 +6,7 @@ every pytest run on a machine where mlchecks is installed (``pytest --help`` inc
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+class SpeedSuiteOffWarning(pytest.PytestWarning):
+    """The speed suite is off in this run (pytest-xdist is active)."""
+
+
+SPEED_MARKER = "mlchecks_speed"
+SPEED_OFF_KEY = pytest.StashKey[str]()
+SPEED_OFF_REASON = (
+    "mlchecks speed suite is off under pytest-xdist: parallel workers share the CPU, so timings "
+    "would be noise; run it without xdist (`-p no:xdist` or `-n 0`)"
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mlchecks: a quality check recorded by mlchecks")
+    config.addinivalue_line("markers", f"{SPEED_MARKER}: speed benchmark; off under pytest-xdist")
+    _speed_off_under_xdist(config)
     for plugin in config.pluginmanager.get_plugins():
         if getattr(plugin, GATE_CONTEXT, False):  # `mlchecks gate` prepared everything
             config.stash[SESSION_KEY] = plugin.session
@@ -55,6 +70,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = _LazySession(config)  # type: ignore[assignment]
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
     config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
+
+
+def _speed_off_under_xdist(config: pytest.Config) -> None:
+    """Turn the speed suite off under pytest-xdist; the controller warns once for the run."""
+    worker = hasattr(config, "workerinput") or bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    controller = config.getoption("dist", "no") not in ("no", None)
+    if not (worker or controller):
+        return
+    config.stash[SPEED_OFF_KEY] = SPEED_OFF_REASON
+    if worker:
+        return  # workers only skip; one warning per run, from the controller
+    warning = SpeedSuiteOffWarning(SPEED_OFF_REASON)
+    try:
+        config.issue_config_time_warning(warning, stacklevel=2)
+    except SpeedSuiteOffWarning:
+        # filterwarnings = error would turn this notice into an INTERNALERROR for the whole
+        # run; show it in the warnings summary instead.
+        import warnings
+
+        message = warnings.WarningMessage(warning, type(warning), __file__, 0)
+        config.hook.pytest_warning_recorded.call_historic(
+            kwargs={"warning_message": message, "when": "config", "nodeid": "", "location": None}
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = config.stash.get(SPEED_OFF_KEY, None)
+    if reason:
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if item.get_closest_marker(SPEED_MARKER):
+                item.add_marker(skip)
 
 
 def session_of(config: pytest.Config) -> Session:
