@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey["Session"]()
 GATE_CONTEXT = "is_mlchecks_gate_context"
 MODEL_PARAM = "mlchecks_model_spec"
+PROMOTE_OPTION = "--mlchecks-promote"
+PROMOTE_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +40,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mlchecks_candidate",
         default=None,
         help="a saved .keras model to judge instead of the configured models",
+    )
+    group.addoption(
+        PROMOTE_OPTION,
+        dest="mlchecks_promote",
+        action="store_true",
+        default=False,
+        help="promote the judged model(s) into the registry when every test passed; the exit "
+        "status is then the gate's (0 accepted, 1 rejected, 2 bad input, 3 internal error)",
     )
     group.addoption(
         "--mlchecks-config",
@@ -166,6 +176,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """A table of the mlchecks checks of this run. Never raises (a summary hook must not)."""
     holder = config.stash.get(SESSION_KEY, None)
     if holder is None or isinstance(holder, _LazySession) or not holder.checks:
+        _promotion_summary(terminalreporter, config)
         return
     try:
         checks = holder.checks
@@ -177,6 +188,69 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"mlchecks: {len(checks)} checks, {len(failed)} failed")
     except Exception as exc:  # pragma: no cover - defensive: never break pytest's exit
         terminalreporter.write_line(f"mlchecks: summary unavailable ({exc!r})")
+    _promotion_summary(terminalreporter, config)
+
+
+# --- promotion (--mlchecks-promote): the gate's last step, in a normal pytest session ------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``--mlchecks-promote``: promote when every test passed; set the gate's exit status.
+
+    Never raises: a registry problem becomes exit status 2 (3 for a bug) and a summary line.
+    Unlike ``mlchecks gate``, no lineage lock is held while the tests run: if another process
+    promoted meanwhile, nothing is written and the status is 2 (rerun against the new champion).
+    """
+    config = session.config
+    if not config.getoption("mlchecks_promote", False) or hasattr(config, "workerinput"):
+        return
+    lines: list[str] = []
+    config.stash[PROMOTE_KEY] = lines
+    try:
+        code = _promote(config, int(exitstatus), lines)
+    except MlchecksError as exc:
+        lines.append(f"mlchecks: error: {' '.join(str(exc).split())}")
+        code = int(exc.exit_code)
+    except Exception as exc:  # a bug: say so, never a traceback from a session hook
+        lines.append(f"mlchecks: internal error while promoting: {type(exc).__name__}: {exc}")
+        code = 3
+    session.exitstatus = code
+
+
+def _promote(config: pytest.Config, exitstatus: int, lines: list[str]) -> int:
+    from mlchecks.errors import ConfigError, GateExit
+    from mlchecks.gate import decide, promote_all
+
+    if config.getoption("dist", "no") not in ("no", None):
+        msg = (
+            f"{PROMOTE_OPTION} does not work under pytest-xdist (the workers hold the models); "
+            "run without -n"
+        )
+        raise ConfigError(msg)
+    holder = config.stash.get(SESSION_KEY, None)
+    checks = [] if holder is None or isinstance(holder, _LazySession) else holder.checks
+    if exitstatus not in (0, 1):
+        lines.append(f"mlchecks: nothing promoted: the session ended with status {exitstatus}")
+        return exitstatus
+    if not checks:
+        lines.append("mlchecks: nothing promoted: no mlchecks check ran in this session")
+        return int(GateExit.REJECTED)
+    accepted = exitstatus == 0 and decide(checks)
+    assert holder is not None and not isinstance(holder, _LazySession)
+    for outcome in promote_all(holder, accepted, promote=True):
+        lines.append(f"mlchecks: {outcome.note}")
+    if not accepted:
+        lines.append("mlchecks: REJECTED: a test failed; the registry is unchanged")
+    return int(GateExit.ACCEPTED if accepted else GateExit.REJECTED)
+
+
+def _promotion_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    try:
+        for line in config.stash.get(PROMOTE_KEY, []):
+            terminalreporter.write_line(line)
+    except Exception:  # pragma: no cover - never break pytest's exit
+        pass
 
 
 # --- HTML report: a page per session, pytest-html extras, checks from xdist workers ---------

@@ -1,0 +1,49 @@
+"""`mlchecks evolve`: class-incremental steps; naive fine-tuning is rejected for forgetting,
+rehearsal is promoted; the forgetting matrix is printed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlchecks import evolve
+from mlchecks.config import settings_from_table
+from mlchecks.errors import ConfigError
+from mlchecks.registry import open_registry
+
+
+def test_increments_split_the_classes(digits):
+    parts = evolve.increments(digits, 3)
+    assert [classes for classes, _ in parts] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert sum(p.n_train for _, p in parts) == digits.n_train
+    for classes, part in parts:
+        assert set(np.unique(part.y_test)) == set(classes) and part.num_classes == 10
+    with pytest.raises(ConfigError, match="only 10 classes"):
+        evolve.increments(digits, 11)
+
+
+@pytest.mark.slow
+def test_naive_step_rejected_for_forgetting_rehearsal_promoted(digits, tmp_path):
+    """Two increments (classes 0-4, then 5-9), short training: the loop's logic, not its
+    accuracy; `mlchecks evolve --steps 3` with the default epochs is in the README/report."""
+    settings = settings_from_table({"name": "evolve", "registry": str(tmp_path / "reg")}, {},
+                                   root=str(tmp_path))  # fmt: skip
+    lines: list[str] = []
+    result = evolve.evolve(settings, digits, 2, epochs=10, finetune_epochs=3, workdir=tmp_path,
+                           echo=lines.append)  # fmt: skip
+    kinds = [(a.step, a.kind, a.accepted, a.version) for a in result.attempts]
+    assert kinds == [(1, "initial", True, "0001"), (2, "naive", False, None),
+                     (2, "rehearsal", True, "0002")]  # fmt: skip
+    naive = result.attempts[1]
+    assert "regression.forgetting" in naive.failed
+    assert naive.accuracy["classes 0-4"] < 0.2  # it forgot the first increment
+    assert result.attempts[2].accuracy["classes 0-4"] > 0.9  # rehearsal kept it
+    text = "\n".join(lines)
+    assert "REJECTED" in text and "FORGETTING: holdout of version 0001" in text
+    assert "forgetting matrix" in text and "step 2 rehearsal" in text
+    registry = open_registry(tmp_path / "reg")
+    state = registry.state("evolve")
+    assert state.champion == "0002" and registry.verify("evolve") == []
+    # the rejected naive candidate left no trace; the champion keeps both holdouts' predictions
+    assert len(state.versions) == 2
+    assert len(registry.predictions("evolve", "0002")) == 2
