@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
     )
+    from mlchecks import lint
+
+    lint.add_arguments(sub.add_parser("lint", help="training-setup lint of a model and its data"))
     from mlchecks import evolve
     from mlchecks.registry import commands as registry_commands
 
@@ -60,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "gate":
             return int(run_gate(args))
+        if args.command == "lint":
+            from mlchecks import lint
+
+            return int(lint.main(args))
         if args.command == "evolve":
             from mlchecks import evolve
 
@@ -109,8 +116,14 @@ def run_gate(args: argparse.Namespace) -> GateExit:
         )
     session = Session(settings)
     dataset = session.dataset  # DataError -> exit 2 before any work
+    # The training-setup lint runs first (a saved model is loaded by it: a bad file is exit 2):
+    # a broken set-up is rejected before any training, and the suites are not run.
+    from mlchecks import lint
+
+    setup_checks = lint.run_session(session)
+    blocked = any(c.blocking for c in setup_checks)
     # Load every model before the suites run so that a bad file is exit 2, not a failing test.
-    for spec in settings.models:
+    for spec in () if blocked else settings.models:
         session.model(spec)
     print(f"mlchecks gate: {dataset.describe()}; models: {', '.join(s.name for s in settings.models)}")
 
@@ -118,10 +131,15 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     # Locked from reading the champion to promoting: a concurrent gate waits, then judges
     # against what this one promoted. The registry changes only in promote_all.
     with gate.lineage_locks(session, promote):
-        notes = gate.prepare(session, hash_models=promote)
+        notes = gate.prepare(session, hash_models=promote and not blocked)
         for line in notes:
             print(f"  {line}")
-        outcome = run_suites(session, verbose=args.verbose)
+        if blocked:
+            for check in setup_checks:
+                session.record(check)
+            outcome = _SuiteOutcome()
+        else:  # suites/test_setup.py records the lint's results (memoised per session)
+            outcome = run_suites(session, verbose=args.verbose)
         if outcome.internal_errors:
             joined = "; ".join(outcome.internal_errors)
             raise RuntimeError(f"a suite errored outside any check: {joined}")

@@ -41,6 +41,10 @@ class Thresholds:
     speed_tolerance: float = 0.25
     regression_mode: str = "significant"
     alpha: float = 0.05
+    # behaviour.noise: perturbations up to noise_scale x the data's value range may flip at
+    # most max_noise_flip_rate of the confident test predictions.
+    noise_scale: float = 0.05
+    max_noise_flip_rate: float = 0.02
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Settings:
     data: str = "digits"
     seed: int = 0
     deterministic: bool = True
+    seeds: int = 1
     thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
     name: str = "default"
     registry: str = ".mlchecks/registry"
@@ -220,6 +225,8 @@ def settings_from_table(
         msg = f"deterministic in {source} must be true or false, got {deterministic!r}"
         raise ConfigError(msg)
     kwargs["deterministic"] = deterministic
+    seeds = overrides.pop("seeds", table.get("seeds", 1))
+    kwargs["seeds"] = _integer("seeds", seeds, source, minimum=1, maximum=100)
     if "data_checks" in table:
         from mlchecks.data.expectations import validate_table  # numpy only; GX stays lazy
 
@@ -284,7 +291,8 @@ def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
     for key, value in values.items():
         if value is None:
             continue
-        if key in ("min_accuracy", "min_class_recall", "max_ece", "max_flip_rate"):
+        if key in ("min_accuracy", "min_class_recall", "max_ece", "max_flip_rate",
+                   "noise_scale", "max_noise_flip_rate"):
             clean[key] = _fraction(key, value, source)
         elif key in ("confidence",):
             clean[key] = _fraction(key, value, source)

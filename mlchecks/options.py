@@ -53,6 +53,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _seeds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected 1 to 100 seeds, got {text!r}")
+    return value
+
+
 # (name, type, help). The settings key is the name with "-" -> "_".
 THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("min-accuracy", _fraction, "minimum accuracy, judged on its Wilson lower bound"),
@@ -65,11 +75,14 @@ THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("max-flip-rate", _fraction, "maximum negative flip rate against the champion"),
     ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
     ("speed-tolerance", _positive, "allowed slowdown of normalised throughput (default 0.25)"),
+    ("noise-scale", _fraction, "behaviour.noise amplitude as a fraction of the data range (0.05)"),
+    ("max-noise-flip-rate", _fraction, "confident predictions noise may flip (default 0.02)"),
 ]
 
 RUN_OPTIONS: list[tuple[str, Callable[[str], Any] | None, str]] = [
     ("data", None, "dataset: digits, mnist, fashion_mnist, cifar10, synthetic:N or FILE.npz"),
     ("seed", _seed, "training seed (default 0)"),
+    ("seeds", _seeds, "train K seeds (seed, seed+1, ...); accuracy.seeds judges the worst"),
     ("name", None, "model lineage name in the registry"),
     ("registry", None, "registry folder (default .mlchecks/registry)"),
     ("report", None, "report folder (default reports/)"),

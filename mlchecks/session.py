@@ -35,6 +35,8 @@ class Session:
         self.settings = settings
         self._dataset = dataset
         self._models: dict[str, TrainedModel] = dict(models or {})
+        # Reseeds (--mlchecks-seeds) kept apart: reports list the models under test only.
+        self._seed_models: dict[tuple[str, int], TrainedModel] = {}
         self._evaluations: dict[str, Evaluation] = {}
         self.checks: list[CheckResult] = []
         self._lock = threading.Lock()
@@ -73,6 +75,21 @@ class Session:
                 cache=cache,
             )
         return self._models[spec.name]
+
+    def model_for_seed(self, spec: ModelSpec, seed: int) -> TrainedModel:
+        """``spec`` trained with another seed (``--mlchecks-seeds``), cached like the main one."""
+        if seed == self.settings.seed:
+            return self.model(spec)
+        key = (spec.name, seed)
+        if key not in self._seed_models:
+            from mlchecks.training import ModelCache, train
+
+            cache = ModelCache(self.settings.resolve(self.settings.cache_dir))
+            self._seed_models[key] = train(
+                spec, self.dataset, seed=seed, deterministic=self.settings.deterministic,
+                cache=cache,
+            )  # fmt: skip
+        return self._seed_models[key]
 
     def evaluation(self, spec: ModelSpec) -> Evaluation:
         """Predictions of ``spec``'s model on the test split, computed once."""

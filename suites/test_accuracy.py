@@ -2,12 +2,17 @@
 
 The floor is judged on the Wilson lower confidence bound (see ``mlchecks.checks.accuracy_min``),
 so a lucky run on a small test set cannot pass and the failure says how many samples would show
-the threshold.
+the threshold. Per-class recall (weakest class named), calibration error and loss are judged when
+``min_class_recall``, ``max_ece`` or ``max_loss`` are configured and reported otherwise.
+``--mlchecks-seeds K`` (K >= 2) trains K seeds of the recipe and requires the worst one to pass.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from mlchecks import checks
+from mlchecks.evaluation import Evaluation
 
 
 def test_accuracy_min(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
@@ -18,6 +23,64 @@ def test_accuracy_min(mlchecks_session, mlchecks_model_spec, evaluation, record_
             data=mlchecks_session.dataset.name,
             backend=mlchecks_session.backend,
             thresholds=mlchecks_session.settings.thresholds,
+            spec=mlchecks_model_spec,
+        )
+    )
+
+
+def test_class_recall(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
+    record_check(
+        checks.accuracy_class_recall(
+            evaluation,
+            model=mlchecks_model_spec.name,
+            data=mlchecks_session.dataset.name,
+            thresholds=mlchecks_session.settings.thresholds,
+            class_names=mlchecks_session.dataset.class_names,
+        )
+    )
+
+
+def test_calibration(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
+    record_check(
+        checks.accuracy_ece(
+            evaluation,
+            model=mlchecks_model_spec.name,
+            data=mlchecks_session.dataset.name,
+            thresholds=mlchecks_session.settings.thresholds,
+        )
+    )
+
+
+def test_loss(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
+    record_check(
+        checks.accuracy_loss(
+            evaluation,
+            model=mlchecks_model_spec.name,
+            data=mlchecks_session.dataset.name,
+            thresholds=mlchecks_session.settings.thresholds,
+        )
+    )
+
+
+def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, trained_model, record_check):
+    settings = mlchecks_session.settings
+    if settings.seeds < 2:
+        pytest.skip("single seed; --mlchecks-seeds K (K >= 2) judges the worst of K seeds")
+    if mlchecks_model_spec.is_file:
+        pytest.skip(f"{mlchecks_model_spec.name} is a saved model: there is no recipe to reseed")
+    dataset = mlchecks_session.dataset
+    evaluations = []
+    for seed in range(settings.seed, settings.seed + settings.seeds):
+        trained = mlchecks_session.model_for_seed(mlchecks_model_spec, seed)
+        probs = mlchecks_session.predictions(trained, "test")
+        evaluations.append((seed, Evaluation(dataset.y_test, probs, dataset.num_classes)))
+    record_check(
+        checks.accuracy_seeds(
+            evaluations,
+            model=mlchecks_model_spec.name,
+            data=dataset.name,
+            backend=mlchecks_session.backend,
+            thresholds=settings.thresholds,
             spec=mlchecks_model_spec,
         )
     )
