@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlchecks import evolve
     from mlchecks.registry import commands as registry_commands
 
-    evolve.add_arguments(sub.add_parser("evolve", help="continual-learning demo, gate at every step"))
+    evolve.add_arguments(
+        sub.add_parser("evolve", help="continual-learning demo, gate at every step")
+    )
     registry_commands.add_arguments(
         sub.add_parser("registry", help="list, show, promote or roll back registry versions")
     )
@@ -100,8 +102,8 @@ def _one_line(text: str) -> str:
 
 def run_gate(args: argparse.Namespace) -> GateExit:
     """Validate inputs, run the suites through pytest on one Session, decide, write JSON."""
-    from mlchecks.config import ModelSpec, load_settings
     from mlchecks import gate
+    from mlchecks.config import ModelSpec, load_settings
     from mlchecks.gate import GateDecision, decide, write_json
     from mlchecks.session import Session
 

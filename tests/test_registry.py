@@ -291,3 +291,38 @@ def test_concurrent_writers_lose_no_version(tmp_path):
     chain = [(h["from"], h["version"]) for h in state.history]
     assert chain == [(None if i == 0 else f"{i:04d}", f"{i + 1:04d}") for i in range(20)]
     assert state.champion == "0020"
+
+
+def test_registry_command_lists_shows_rolls_back_and_promotes(tmp_path, capsys):
+    from mlchecks.cli import main
+
+    root = tmp_path / "reg"
+    reg = open_registry(root)
+    for i, tag in enumerate("ab"):
+        new = new_version(model_file(tmp_path, tag), metrics={"accuracy": 0.9 + i / 100},
+                          data={"name": "digits"})  # fmt: skip
+        reg.promote("mlp", new, f"{i:04d}" if i else None)
+    (tmp_path / "mlchecks.toml").write_text(f'registry = "{root}"\n')
+    capsys.readouterr()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["registry", *args, "--config", str(tmp_path / "mlchecks.toml")])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = run("list", "--json")
+    assert code == 0 and json.loads(out)["lineages"] == [{"name": "mlp", "champion": "0002",
+                                                          "versions": 2}]  # fmt: skip
+    code, out, _ = run("list", "--name", "mlp")
+    assert code == 0 and "* 0002" in out and "accuracy 0.9100" in out
+    code, out, _ = run("show", "--json")  # the only lineage, its champion
+    shown = json.loads(out)
+    assert shown["record"]["version"] == "0002" and shown["record"]["parent"] == "0001"
+    code, out, _ = run("rollback", "--name", "mlp", "--json")
+    assert code == 0 and json.loads(out)["champion_after"] == "0001"
+    code, out, _ = run("promote", "2", "--name", "mlp")
+    assert code == 0 and "0001 -> 0002" in out
+    code, _, err = run("show", "7", "--name", "mlp")
+    assert code == 2 and err.startswith("mlchecks: error: ") and "no version 0007" in err
+    code, _, err = run("list", "--name", "../etc")
+    assert code == 2 and "not valid" in err

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlchecks.errors import RegistryError
-from mlchecks.registry import Registry, open_registry, validate_version
+from mlchecks.registry import Registry, open_registry, validate_name, validate_version
 
 ACTIONS = ("list", "show", "promote", "rollback")
 
@@ -56,6 +56,7 @@ def _lineage(args: argparse.Namespace, registry: Registry, default: str | None) 
             f"registry {registry.location} holds lineages {names or 'none'}; choose one with --name"
         )
         raise RegistryError(msg)
+    validate_name(name)
     if name not in names:
         msg = f"registry {registry.location} has no lineage {name!r}; lineages: {names or 'none'}"
         raise RegistryError(msg)
