@@ -256,7 +256,8 @@ def holdout_predictions(session: Session, trained: TrainedModel, holdout: Holdou
     The current test split reuses :meth:`Session.predictions` (memoised in the model-cache
     entry); other holdouts are predicted once and memoised by their content hash.
     """
-    key = ("pred", trained.name, holdout.id)
+    # reseeds share a name: their files tell them apart
+    key = ("pred", str(trained.path or id(trained)), holdout.id)
     memo = session.gate_memo
     if key not in memo:
         dataset = session.dataset
@@ -317,11 +318,27 @@ def regression_checks(session: Session, spec: ModelSpec) -> list[CheckResult]:
                                     thresholds=thresholds, champion=champion,
                                     class_names=h.class_names or None, model=spec.name),
             compare.flip_rate_check(baseline.champion_pred == h.y, cand == h.y,
-                                    thresholds=thresholds, champion=champion, model=spec.name),
+                                    thresholds=thresholds, champion=champion, model=spec.name,
+                                    reseed_flip_rate=reseed_flip_rate(session, spec, h)),
             compare.forgetting_check(pairs, thresholds=thresholds, matrix=matrix, model=spec.name),
         ]  # fmt: skip
     session.gate_memo[key] = results
     return results
+
+
+def reseed_flip_rate(session: Session, spec: ModelSpec, holdout: Holdout) -> float | None:
+    """Mean negative flip rate between the model and its reseeds on ``holdout`` (``--seeds K``,
+    K > 1): how much the recipe flips by chance, to read ``regression.flip_rate`` against."""
+    seeds = session.settings.seeds
+    if seeds <= 1 or spec.is_file:
+        return None
+    y = holdout.y
+    base = holdout_predictions(session, session.model(spec), holdout) == y
+    rates = []
+    for k in range(1, seeds):
+        other = session.model_for_seed(spec, session.settings.seed + k)
+        rates.append(float((base & (holdout_predictions(session, other, holdout) != y)).mean()))
+    return float(np.mean(rates))
 
 
 # --------------------------------------------------------------------------- promotion

@@ -289,3 +289,20 @@ def test_two_gates_at_once_lose_no_version(tmp_path, model_cache, reseeds):
     assert "no champion yet in lineage 'mlp'" in outs[(1, 2).index(first)]
     second = decisions[3 - first]
     assert {c["id"] for c in second["checks"]} >= set(compare.CHECK_IDS)
+
+
+def test_flip_rate_is_read_against_reseeds(pytester, tmp_path, model_cache, reseeds, digits):
+    """With --mlchecks-seeds 2 the flip-rate check reports how much the recipe flips by chance
+    (seed 0 vs seed 1 on the champion's holdout)."""
+    registry = tmp_path / "reg"
+    promote_in_process(registry, model_cache.root, digits)
+    pytester.makefile(".toml", pyproject=(
+        f'[tool.mlchecks]\ndata = "digits"\ncache_dir = "{model_cache.root}"\n'
+        f'registry = "{registry}"\nreports = "none"\n'
+        '[[tool.mlchecks.models]]\nname = "mlp"\nbuilder = "mlp"\nepochs = 20\n'))  # fmt: skip
+    pytester.makepyfile(test_regression=SUITE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--mlchecks-seeds", "2")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    expected = ((reseeds[0] == digits.y_test) & (reseeds[1] != digits.y_test)).mean()
+    result.stdout.fnmatch_lines([f"*regression.flip_rate*reseeds of the same recipe flip "
+                                 f"{expected:.4f}*"])  # fmt: skip
