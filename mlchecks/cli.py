@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--no-promote", action="store_true", help="judge only; never promote")
     gate.add_argument("--config", default=None, help="config file (default: nearest one)")
     gate.add_argument(
+        "--trust-candidate",
+        action="store_true",
+        help="DANGEROUS: load the candidate with Keras safe mode off, so code in the file "
+        "(Lambda layers) runs on this machine; only for files whose author you trust",
+    )
+    gate.add_argument(
         "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
     )
     from mlchecks import lint
@@ -114,7 +120,13 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     )
     if args.candidate:
         settings = settings.replace(
-            models=(ModelSpec(name=settings.name, path=str(Path(args.candidate).resolve())),)
+            models=(
+                ModelSpec(
+                    name=settings.name,
+                    path=str(Path(args.candidate).resolve()),
+                    trusted=args.trust_candidate,
+                ),
+            )
         )
     session = Session(settings)
     dataset = session.dataset  # DataError -> exit 2 before any work

@@ -59,6 +59,9 @@ class ModelSpec:
     optimizer: str = "adam"
     learning_rate: float | None = None
     min_accuracy: float | Mapping[str, float] | None = None
+    # Load this model with Keras safe mode off (code in the file may run). Set only by the
+    # command line's --trust-candidate, never from a config file.
+    trusted: bool = False
     # This model's overrides of [tool.mlchecks.data_checks] (see mlchecks.data.expectations).
     data_checks: Mapping[str, Any] | None = None
 
@@ -117,7 +120,7 @@ DEFAULT_MODELS = (
 )
 
 _SETTINGS_KEYS = {f.name for f in dataclasses.fields(Settings)} - {"root", "source"}
-_MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)}
+_MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)} - {"trusted"}
 _THRESHOLD_KEYS = {f.name for f in dataclasses.fields(Thresholds)}
 
 
