@@ -77,7 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if getattr(plugin, GATE_CONTEXT, False):  # `mlchecks gate` prepared everything
             config.stash[SESSION_KEY] = plugin.session
             return
-    config.stash[SESSION_KEY] = _LazySession(config)  # type: ignore[assignment]
+    # Settings are validated now (cheap, no keras) so a bad [tool.mlchecks] is one usage error,
+    # not an error in every test; the dataset and models stay lazy inside the Session.
+    lazy = _LazySession(config)
+    holder = lazy if getattr(config.option, "help", False) else lazy.get()
+    config.stash[SESSION_KEY] = holder  # type: ignore[assignment]
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
     config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
 
