@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats as _st
 
 from mlchecks.checks import CheckResult
 
@@ -141,7 +140,7 @@ def mcnemar_worse(b: int, c: int) -> float:
     d = b + c
     if d == 0 or b == 0:
         return 1.0
-    return float(_st.binom.sf(b - 1, d, 0.5))
+    return float(_binom().sf(b - 1, d, 0.5))
 
 
 def bootstrap_delta(
@@ -167,9 +166,9 @@ def bootstrap_delta(
 
 def _critical(d: np.ndarray, alpha: float) -> np.ndarray:
     """For each count of discordant pairs, the fewest negative flips McNemar calls significant."""
-    crit = _st.binom.ppf(1.0 - alpha, d, 0.5) + 1
+    crit = _binom().ppf(1.0 - alpha, d, 0.5) + 1
     # ppf works on a grid of floats: make sure sf(crit - 1) <= alpha exactly.
-    too_low = _st.binom.sf(crit - 1, d, 0.5) > alpha
+    too_low = _binom().sf(crit - 1, d, 0.5) > alpha
     return np.where(too_low, crit + 1, crit).astype(np.int64)
 
 
@@ -207,8 +206,8 @@ def rejection_power(n: int, drop: float, discordance: float, alpha: float) -> fl
     hi = min(n, math.ceil(n * psi + 12 * sd + 2))
     d = np.arange(lo, hi + 1)
     crit = _critical_counts(lo, hi, n, alpha)
-    pmf = _st.binom.pmf(d, n, psi)
-    hit = np.where(crit <= d, _st.binom.sf(crit - 1, d, q), 0.0)
+    pmf = _binom().pmf(d, n, psi)
+    hit = np.where(crit <= d, _binom().sf(crit - 1, d, q), 0.0)
     return float((pmf * hit).sum())
 
 
@@ -614,3 +613,11 @@ def forgetting_check(
         "regression.forgetting", "regression", not failed, rows[shown]["candidate_accuracy"],
         rows[shown]["best_accuracy"] - margin, message, model=model, details=details,
     )  # fmt: skip
+
+
+def _binom() -> Any:
+    """scipy's binomial distribution, imported on first use: importing scipy.stats costs
+    seconds and mlchecks is imported by every pytest run (the plugin)."""
+    from scipy.stats import binom
+
+    return binom

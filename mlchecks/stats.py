@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as _st
+from statistics import NormalDist
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -22,7 +22,7 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     if not 0 <= k <= n:
         msg = f"wilson_interval needs 0 <= k <= n; received k={k}, n={n}"
         raise ValueError(msg)
-    z = float(_st.norm.ppf(1 - (1 - confidence) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)  # stdlib: no scipy import at startup
     p = k / n
     denom = 1 + z * z / n
     center = (p + z * z / (2 * n)) / denom
