@@ -12,12 +12,32 @@ from __future__ import annotations
 import pytest
 
 from mlchecks.data import expectations
+from mlchecks.errors import MlchecksError
+
+
+def _champion_profile(session):
+    """The data profile stored with the champion (the first configured model that has one).
+
+    Drift is then measured against the data the current champion was accepted on; with no
+    champion yet, against the profile ``[tool.mlchecks.data_checks] profile`` names
+    (``"auto"``: the one shipped for the dataset under ``fixtures/profiles``).
+    """
+    for spec in session.settings.models:
+        baseline = session.baseline(spec)
+        if baseline is not None and baseline.record.data_profile:
+            return baseline.record.data_profile
+    return None
 
 
 @pytest.fixture(scope="session")
 def data_checks(mlchecks_session, dataset):
     """Every data check of the run, grouped by check id (one result per configuration)."""
-    return expectations.run_scopes(dataset, expectations.scopes(mlchecks_session.settings))
+    try:
+        reference = _champion_profile(mlchecks_session) or "auto"
+    except MlchecksError as exc:  # e.g. a tampered registry: say so, no traceback
+        pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
+    scoped = expectations.scopes(mlchecks_session.settings)
+    return expectations.run_scopes(dataset, scoped, reference=reference)
 
 
 def _record(results, record_check):

@@ -1,0 +1,61 @@
+"""data.drift is measured against the data the champion was accepted on, once there is one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlchecks.registry import open_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_SUITE = (ROOT / "suites" / "test_data.py").read_text()
+
+
+@pytest.fixture(autouse=True)
+def _keep_tensorflow_imported(monkeypatch):
+    """TensorFlow aborts when imported twice; keep modules across pytester's inner runs."""
+    import _pytest.pytester
+
+    class Snapshot(_pytest.pytester.SysModulesSnapshot):
+        def __init__(self, preserve=None) -> None:
+            super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
+
+    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
+
+
+def _save(path: Path, ds, shift: float = 0.0) -> None:
+    np.savez(
+        path,
+        x_train=np.clip(ds.x_train + shift, 0, 1), y_train=ds.y_train,
+        x_test=np.clip(ds.x_test + shift, 0, 1), y_test=ds.y_test,
+    )  # fmt: skip
+
+
+def test_drift_against_the_champions_profile(pytester, tmp_path_factory, trained_mlp, digits):
+    cache = tmp_path_factory.mktemp("cache")
+    pytester.makefile(".toml", pyproject=f'[tool.mlchecks]\ncache_dir = "{cache}"\n')
+    pytester.makepyfile(test_data=DATA_SUITE)
+    _save(pytester.path / "same.npz", digits)
+    _save(pytester.path / "bright.npz", digits, shift=0.3)
+    common = [f"--mlchecks-candidate={trained_mlp.path}", "--mlchecks-registry=reg",
+              "--mlchecks-report=none", "-p", "no:cacheprovider"]  # fmt: skip
+
+    # no champion, data named by a path: no shipped profile, so drift is not judged
+    first = pytester.runpytest(*common, "--mlchecks-data=same.npz", "--mlchecks-promote")
+    assert first.ret == 0, first.stdout.str()[-3000:]
+    first.stdout.fnmatch_lines(["*data.drift*not judged*"])
+    record = open_registry(pytester.path / "reg").record("default", "0001")
+    assert record.data_profile is not None
+
+    # the same data again: judged against the champion's profile, no drift
+    again = pytester.runpytest(*common, "--mlchecks-data=same.npz")
+    assert again.ret == 0, again.stdout.str()[-3000:]
+    again.stdout.fnmatch_lines(["PASS*data.drift*"])
+    assert "not judged" not in again.stdout.str()
+
+    # brighter data: data.drift fails against the champion's profile
+    bright = pytester.runpytest(*common, "--mlchecks-data=bright.npz")
+    assert bright.ret == 1
+    bright.stdout.fnmatch_lines(["FAIL*data.drift*"])
