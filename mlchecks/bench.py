@@ -9,10 +9,13 @@ the float32 matrix-multiply rate (GFLOP/s) of the machine. The *normalised* figu
 with the model's FLOPs counted from its layers (:func:`count_flops`). The speed gate compares the
 normalised training figure with the champion's (:func:`speed_check`), with a tolerance.
 
-Timing is done by a *runner* ``(target, rounds) -> [seconds per round]``: :func:`time_rounds`
-(``time.perf_counter``) for scripts, ``benchmark.pedantic`` in the pytest suite (see
-``suites/test_speed.py``). The first call of every measurement is a warm-up that is timed on its
-own (tracing/compilation plus one epoch or call) and never mixed into the rounds.
+Timing is done by a *runner* ``(target, rounds, setup, teardown) -> [seconds per round]``:
+:func:`time_rounds` (``time.perf_counter``) for scripts, ``benchmark.pedantic`` in the pytest
+suite (see ``suites/test_speed.py``). The first call of every measurement is a warm-up that is
+timed on its own (tracing/compilation plus one epoch or call) and never mixed into the rounds.
+The calibration product runs untimed around the rounds (``setup``/``teardown``: around each
+training round, once before and after the predict rounds), so each figure is divided by the
+machine's speed at the time it was measured.
 
 No pytest here; Keras and the backend are imported lazily, inside the functions that need them.
 """
@@ -1289,6 +1292,64 @@ def budget_text(speed: Speed) -> str:
             f"{speed.elapsed_s:.1f} s of the run"
         )
     return f"{speed.rounds} calls after a warm-up; {speed.elapsed_s:.1f} s of the run"
+
+
+# --- backend comparison ---------------------------------------------------------------------
+
+#: Latest training figures per backend, device, model and data, kept beside the model cache so
+#: that runs under each backend (tox envs tensorflow, jax, torch) build one comparison table.
+BACKENDS_FILE = "speed-backends.json"
+
+
+def _read_rows(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return rows if isinstance(rows, dict) else {}
+
+
+def record_backend(path: Path, speed: Speed, *, model: str, data: str) -> None:
+    """Keep ``speed`` (a training figure) as the latest row of its backend/device/model/data."""
+    device = speed.device
+    key = "|".join((device.get("backend", "?"), device.get("kind", "?"), model, data))
+    rows = _read_rows(path)
+    rows[key] = {
+        "backend": device.get("backend"),
+        "version": device.get("backend_version"),
+        "device": device.get("kind"),
+        "model": model,
+        "data": data,
+        "batch": speed.batch_size,
+        "samples_per_s": speed.samples_per_s,
+        "of_peak": speed.normalised,
+        "matmul_gflops": speed.calibration.get("gflops"),
+        "measured_at": speed.measured_at,
+    }
+    from mlchecks.training import save_memo as _save
+
+    text = json.dumps(rows, indent=1, sort_keys=True)
+    _save(path, lambda p: p.write_text(text))
+
+
+def backend_table(path: Path) -> str | None:
+    """The comparison table of every backend measured on this machine (``None``: no rows)."""
+    rows = sorted(_read_rows(path).values(), key=lambda r: (r["model"], r["data"], r["backend"]))
+    if not rows:
+        return None
+    columns = [
+        ("model", "model", ""),
+        ("data", "data", ""),
+        ("batch", "batch", "d"),
+        ("backend", "backend", ""),
+        ("version", "version", ""),
+        ("device", "device", ""),
+        ("samples_per_s", "samples/s", ",.0f"),
+        ("of_peak", "of peak", ".2%"),
+        ("matmul_gflops", "matmul GFLOP/s", ".1f"),
+        ("measured_at", "measured", ""),
+    ]
+    return table(rows, columns)
 
 
 # --- framework overhead and tables ----------------------------------------------------------

@@ -190,6 +190,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             mark = "PASS" if c.passed else ("FAIL" if c.severity == "error" else c.severity.upper())
             terminalreporter.write_line(f"{mark:5} {c.id:28} {c.message}")
         terminalreporter.write_line(f"mlchecks: {len(checks)} checks, {len(failed)} failed")
+        if any(c.category == "speed" for c in checks):
+            from mlchecks import bench
+
+            settings = holder.settings
+            speed = bench.backend_table(settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE)
+            if speed:
+                terminalreporter.write_line("mlchecks: training speed per backend on this machine")
+                for line in speed.splitlines():
+                    terminalreporter.write_line(line)
     except Exception as exc:  # pragma: no cover - defensive: never break pytest's exit
         terminalreporter.write_line(f"mlchecks: summary unavailable ({exc!r})")
     _promotion_summary(terminalreporter, config)

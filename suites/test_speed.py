@@ -15,6 +15,10 @@ Budget: sized to add about 1 s per model to a gate on digits (3 rounds of at mos
 30 batch-1 calls, 3 large-batch calls). Figures of a model trained by mlchecks are memoised in
 its model-cache entry (per machine), so a warm run reuses them without importing Keras; a
 given ``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
+
+The latest training figures per backend are kept beside the model cache
+(``speed-backends.json``); the terminal summary shows them as one table, so running the suites
+under each backend (tox envs ``tensorflow``, ``jax``, ``torch``) builds the comparison.
 """
 
 from __future__ import annotations
@@ -137,6 +141,9 @@ def test_speed_training(
         record_check(_not_measured("speed.training", spec, speed))
         return
     where = _where(mlchecks_session, spec, speed)
+    settings = mlchecks_session.settings
+    rows = settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE
+    bench.record_backend(rows, speed, model=spec.name, data=mlchecks_session.dataset.name)
     record_check(bench.memory_check(speed, model=spec.name, where=where))
     record_check(
         bench.speed_check(

@@ -124,6 +124,27 @@ def test_spread_and_table():
     assert text.splitlines() == ["backend    s/s", "-------  -----", "tf       1,234"]
 
 
+def _speed(backend: str, rate: float) -> bench.Speed:
+    return bench.Speed(
+        kind="training", samples_per_s=rate, normalised=rate / 1e5, warmup_s=1.0, median_s=0.1,
+        min_s=0.1, max_s=0.1, p95_s=0.1, rounds=3, steps=40, batch_size=32,
+        flops_per_sample=1.0, calibration={"gflops": 70.0}, memory={}, measured_at="t",
+        device={"backend": backend, "backend_version": "1", "kind": "CPU"},
+    )  # fmt: skip
+
+
+def test_backend_table_keeps_the_latest_row_per_backend(tmp_path):
+    path = tmp_path / bench.BACKENDS_FILE
+    assert bench.backend_table(path) is None
+    bench.record_backend(path, _speed("tensorflow", 1000.0), model="mlp", data="digits")
+    bench.record_backend(path, _speed("jax", 3000.0), model="mlp", data="digits")
+    bench.record_backend(path, _speed("tensorflow", 2000.0), model="mlp", data="digits")
+    lines = bench.backend_table(path).splitlines()
+    assert len(lines) == 4 and "samples/s" in lines[0] and "of peak" in lines[0]
+    assert "jax" in lines[2] and "3,000" in lines[2] and "3.00%" in lines[2]
+    assert "tensorflow" in lines[3] and "2,000" in lines[3]
+
+
 # --- measurements on a real model -----------------------------------------------------------
 
 
@@ -275,7 +296,13 @@ def test_speed_suite_benchmarks_then_reuses_figures_without_keras(pytester, tmp_
     }
     assert float(props["speed.training.value"]) == pytest.approx(training["normalised"])
     assert props["speed.training.passed"] == "True" and "speed.peak_memory.value" in props
-    first.stdout.fnmatch_lines(["*speed.training*no champion: recorded, not judged*"])
+    first.stdout.fnmatch_lines(
+        [
+            "*speed.training*no champion: recorded, not judged*",
+            "mlchecks: training speed per backend on this machine",
+            "*tiny_mlp*synthetic:400*tensorflow*CPU*",
+        ]
+    )
     assert (pytester.path / "imported.txt").read_text().split() == ["keras", "tensorflow"]
 
     second = pytester.runpytest_subprocess("-p", "no:cacheprovider")
