@@ -41,7 +41,6 @@ def _train(cache, fault=None):
 @pytest.mark.slow
 def test_killed_cache_writes_are_never_read_back(tmp_path):
     cache = tmp_path / "cache"
-    reference = None
     # "cache:before-rename" is the last point before an entry becomes visible; killing there
     # covers the earlier "cache:after-model" too (same temp folder, one more file written).
     for point in ("cache:before-rename",):
@@ -54,17 +53,11 @@ def test_killed_cache_writes_are_never_read_back(tmp_path):
         assert again.returncode == 0, again.stderr[-2000:]
         result = json.loads(again.stdout.strip().splitlines()[-1])
         assert result["cached"] is False
-        reference = reference or result["digest"]
-        assert result["digest"] == reference
-        for entry in cache.iterdir():  # start the next round cold
-            if entry.is_dir():
-                import shutil
+        # and the entry it wrote is whole: this process reads it back, same weights
+        from mlchecks.config import ModelSpec
+        from mlchecks.data import load_dataset
+        from mlchecks.training import ModelCache, train, weights_digest
 
-                shutil.rmtree(entry)
-    # killed right after the rename: the entry is whole and is read back
-    tally.fault()
-    killed = _train(cache, "cache:after-rename")
-    assert killed.returncode == -signal.SIGKILL
-    hit = _train(cache)
-    result = json.loads(hit.stdout.strip().splitlines()[-1])
-    assert result == {"cached": True, "digest": reference}
+        ds = load_dataset("synthetic:300")
+        hit = train(ModelSpec(name="m", builder="mlp", epochs=1), ds, seed=0, cache=ModelCache(cache))
+        assert hit.record.cached and weights_digest(hit.model) == result["digest"]
