@@ -659,7 +659,7 @@ class Plan:
         predict_rounds: timed large-batch predictions after the warm-up call.
     """
 
-    train_steps: int = 40
+    train_steps: int = 20
     train_rounds: int = 3
     latency_rounds: int = 30
     predict_batch: int = 1024

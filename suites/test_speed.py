@@ -11,10 +11,11 @@ device (``mlchecks.bench``), so a figure from one CI runner means something on a
 - ``speed.peak_memory``, ``speed.predict_latency`` (batch 1, p50/p95),
   ``speed.predict_throughput`` (large batch): recorded, never blocking.
 
-Budget: sized to add about 1 s per model to a gate on digits (3 rounds of at most 40 steps,
-30 batch-1 calls, 3 large-batch calls). Figures of a model trained by mlchecks are memoised in
-its model-cache entry (per machine), so a warm run reuses them without importing Keras; a
-given ``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
+Budget: sized to add about 1 s per model to a cold gate on digits on a quiet 2-core machine
+(3 rounds of at most 20 steps after a warm-up epoch, 30 batch-1 calls, 3 large-batch calls; each
+check message says what its measurement cost). Figures of a model trained by mlchecks are
+memoised in its model-cache entry (per machine), so a warm run reuses them without importing
+Keras; a given ``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
 
 The latest training figures per backend are kept beside the model cache
 (``speed-backends.json``); the terminal summary shows them as one table, so running the suites
@@ -56,9 +57,9 @@ def _where(session, spec, speed: bench.Speed) -> str:
     return f"{spec.name} on {session.dataset.name} [{device.get('backend')}, {device.get('kind')}]"
 
 
-def _champion_figures(session, spec):
-    """The champion's recorded ``speed.training`` figures; ``None`` until a registry has one."""
-    return None
+def _champion_figures(champion):
+    """The champion's stored ``speed.training`` check (``None``: no champion, or none stored)."""
+    return None if champion is None else champion.record.check("speed.training")
 
 
 def _not_measured(check_id, spec, exc):
@@ -133,7 +134,13 @@ def _speed(kind, request, session, spec, trained, probe):
 
 
 def test_speed_training(
-    request, mlchecks_session, mlchecks_model_spec, trained_model, record_check, speed_probe
+    request,
+    mlchecks_session,
+    mlchecks_model_spec,
+    trained_model,
+    record_check,
+    speed_probe,
+    champion,
 ):
     spec = mlchecks_model_spec
     speed = _speed("training", request, mlchecks_session, spec, trained_model, speed_probe)
@@ -148,7 +155,7 @@ def test_speed_training(
     record_check(
         bench.speed_check(
             speed.to_json(),
-            _champion_figures(mlchecks_session, spec),
+            _champion_figures(champion),
             mlchecks_session.settings.thresholds.speed_tolerance,
             model=spec.name,
             where=where,
