@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         f" us = {statistics.median(own) / bare_median:.4%} of a bare fit ({bare_median:.3f} s)"
     )
     lo, _, hi, _ = bench.spread(result.ratios)
+    inner = statistics.median(
+        a / b for a, b in zip(inside[-args.pairs :], result.bare, strict=True) if b > 0
+    )
+    print(f"model.fit inside training.fit vs bare model.fit, median pair ratio: {inner:.4f}")
     exact = 1.0 + statistics.median(own) / bare_median
     verdict = "within" if exact <= 1.03 else "ABOVE"
     print(
