@@ -142,6 +142,8 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     print(f"mlchecks gate: {dataset.describe()}; models: {', '.join(s.name for s in settings.models)}")
 
     promote = not args.no_promote
+    if promote and not blocked:
+        _import_suite_dependencies()
     # Locked from reading the champion to promoting: a concurrent gate waits, then judges
     # against what this one promoted. The registry changes only in promote_all.
     with gate.lineage_locks(session, promote):
@@ -172,6 +174,18 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     if args.json_file:
         write_json(decision, Path(args.json_file))
     return decision.exit_code
+
+
+def _import_suite_dependencies() -> None:
+    """Import Great Expectations and Hypothesis (seconds) before taking the lineage lock, so
+    concurrent gates queue only for the work that needs the champion, not for imports."""
+    try:
+        import mlchecks.strategies  # noqa: F401  (imports Hypothesis)
+        from mlchecks.data.expectations import _gx
+
+        _gx()
+    except (ImportError, MlchecksError):
+        pass  # the suites report a missing dependency as they did before
 
 
 def _print_decision(decision: Any, elapsed: float) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import run_cli
+from reliability import tally  # counted in the reliability summary line when run with it
 
 from mlchecks import compare
 from mlchecks.config import ModelSpec, Thresholds
@@ -252,6 +253,7 @@ def test_sigkill_during_a_gates_promotion_keeps_a_loadable_champion(
     registry = tmp_path / "reg"
     promote_in_process(registry, model_cache.root, digits)  # champion 0001: seed 0
     seed1 = default_gate_dir(tmp_path, "seed1", model_cache.root, registry, 1)
+    tally.fault()
     proc = run_cli("gate", cwd=seed1, env={"MLCHECKS_FAULT": "promote:after-rename"})
     assert proc.returncode == -9, proc.stdout + proc.stderr
     reg = open_registry(registry)

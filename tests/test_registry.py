@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reliability import tally  # counted in the reliability summary line when run with it
 
 from mlchecks.errors import RegistryError
 from mlchecks.registry import (
@@ -137,6 +138,7 @@ def test_promote_records_a_complete_verifiable_version(tmp_path):
 @pytest.mark.parametrize("bad", ["../x", "/etc", "a/b", "", "..", ".hidden", "a" * 101, "x\\y",
                                  "a..b", None, 3])  # fmt: skip
 def test_names_that_could_escape_the_registry_are_refused(tmp_path, bad):
+    tally.bad_input()
     with pytest.raises(RegistryError, match="not valid"):
         validate_name(bad)
     reg = open_registry(tmp_path)
@@ -146,12 +148,14 @@ def test_names_that_could_escape_the_registry_are_refused(tmp_path, bad):
 
 @pytest.mark.parametrize("bad", ["../0001", "1/2", "-1", "0", "abc", "", None, 1.5])
 def test_version_ids_are_validated(bad):
+    tally.bad_input()
     with pytest.raises(RegistryError, match="not valid"):
         validate_version(bad)
     assert validate_version("7") == "0007" and validate_version(12) == "0012"
 
 
 def test_tampered_champion_is_detected_not_used(tmp_path):
+    tally.bad_input()
     reg = open_registry(tmp_path / "reg")
     reg.promote("mlp", new_version(model_file(tmp_path, "a")), None)
     stored = tmp_path / "reg" / "mlp" / "versions" / "0001" / "model.keras"
@@ -167,6 +171,7 @@ def test_tampered_champion_is_detected_not_used(tmp_path):
 
 @pytest.mark.parametrize("target", ["version.json", "predictions.npz", "holdout"])
 def test_every_stored_file_is_checked(tmp_path, target):
+    tally.bad_input()
     reg = open_registry(tmp_path / "reg")
     rec = reg.promote("mlp", new_version(model_file(tmp_path, "a")), None)
     folder = tmp_path / "reg" / "mlp"
@@ -258,6 +263,7 @@ def killed(tmp_path_factory):
 def test_sigkill_during_promotion_leaves_a_consistent_registry(killed, point):
     status, cases = killed
     folder, reg, champion, candidate = cases[point]
+    tally.fault()
     assert status[point] == -signal.SIGKILL
 
     committed = point in AFTER_COMMIT

@@ -20,23 +20,31 @@ Crash safety: a version is built in ``.staging`` (each file fsynced), renamed in
 ``index.json`` (temp file, fsync, rename, directory fsync). A crash at any point leaves either
 the old index (the new folder is an orphan, cleaned up by the next write) or the new one; the
 champion a reader finds is always complete. Every read is verified: the index vouches for
-``version.json`` by sha256, the record for the model, predictions and holdout.
+``version.json`` by sha256, the record for the model, predictions and holdout. A lineage gets an
+empty index before its first version, so an index missing beside stored versions is damage:
+reported, never read as an empty lineage (whose next promotion would clean the versions away).
+
+A write that fails for the machine's reasons (disk full, I/O error) removes its half-built
+version and raises :class:`RegistryWriteError` (exit 3) saying what the champion is now.
 
 Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks.faults`): ``promote:locked``,
 ``promote:mid-copy``, ``promote:after-copy``, ``promote:after-holdout``,
 ``promote:after-record``, ``promote:after-rename``, ``promote:index-tmp``,
-``promote:after-index``, ``promote:done``; ``rollback:index-tmp``, ``champion:index-tmp``.
+``promote:after-index``, ``promote:done``; ``create:index-tmp``, ``rollback:index-tmp``,
+``champion:index-tmp``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from mlchecks import faults
-from mlchecks.errors import RegistryError
+from mlchecks.errors import GateExit, RegistryError
 from mlchecks.registry import (
     FORMAT,
     Holdout,
@@ -65,6 +73,21 @@ MODEL = "model.keras"
 PREDICTIONS = "predictions.npz"
 RECORD = "version.json"
 INDEX = "index.json"
+
+
+class RegistryWriteError(RegistryError):
+    """A registry write failed for a reason of the machine (disk full, quota, I/O error).
+
+    Exit 3, not 2: the candidate, data and config are fine and the same gate passes once the
+    disk has room; the gate could not finish, which a pipeline should retry, not blame on the
+    model. The message says what the champion is after the failure.
+    """
+
+    exit_code = GateExit.INTERNAL_ERROR
+
+
+# a folder the user cannot write to is a bad --registry (exit 2), not a failing machine
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def _now() -> str:
@@ -200,9 +223,22 @@ class LocalRegistry:
         )
 
     def state(self, name: str) -> LineageState:
-        """The lineage index; an empty state when the lineage has no version yet."""
+        """The lineage index; an empty state when the lineage has no version yet.
+
+        Raises:
+            RegistryError: the index is unreadable, or missing while versions are stored (read
+                as empty, the next promotion would clean those versions away as leftovers).
+        """
         path = self._dir(name) / INDEX
-        if not path.is_file():
+        if not os.path.lexists(path):
+            folder = path.parent / "versions"
+            stored = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+            if stored:
+                msg = (
+                    f"registry index {path} is missing but {folder} holds versions {stored}; "
+                    "restore index.json from a backup or move the lineage folder away"
+                )
+                raise RegistryError(msg)
             return LineageState(name, None, (), ())
         try:
             data = json.loads(path.read_bytes())
@@ -219,7 +255,7 @@ class LocalRegistry:
                 if champion not in {v.version for v in versions}:
                     raise ValueError(f"champion {champion} is not a listed version")
             history = tuple(dict(h) for h in data.get("history", []))
-        except (ValueError, TypeError, KeyError, AttributeError, RegistryError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RegistryError) as exc:
             msg = (
                 f"registry index {path} is unreadable ({type(exc).__name__}: {exc}); restore it "
                 "from a backup or move the lineage folder away"
@@ -294,11 +330,12 @@ class LocalRegistry:
         holdout = validate_holdout_id(holdout)
         path = self._dir(name) / "holdouts" / f"{holdout}.npz"
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # our own handle: np.load leaks its file when the archive is damaged
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 x, y = data["x"], data["y"]
                 num_classes = int(data["num_classes"])
                 names = tuple(str(s) for s in data["class_names"])
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             msg = f"holdout {holdout} of {name!r} ({path}) is unreadable ({exc})"
             raise RegistryError(msg) from None
         if holdout_id(x, y) != holdout:
@@ -321,7 +358,7 @@ class LocalRegistry:
         """
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        with self._write_lock(name):
+        with self._write_lock(name), self._write_errors(name):
             faults.point("promote:locked")
             state = self.state(name)
             if state.champion != expected_champion:
@@ -330,6 +367,10 @@ class LocalRegistry:
                     f"{state.champion} while this gate ran; rerun the gate against the new champion"
                 )
                 raise RegistryError(msg)
+            if not (folder / INDEX).exists():
+                # an index before the first version: a crash in the first promotion then leaves
+                # an orphan the next write cleans, and a missing index always means damage
+                self._write_index(state, op="create")
             self._remove_leftovers(name, state)
             numbers = [int(v.version) for v in state.versions]
             version = validate_version(max(numbers, default=0) + 1)
@@ -399,7 +440,7 @@ class LocalRegistry:
     def set_champion(self, name: str, version: str, reason: str = "manual") -> LineageState:
         """Point the champion at an existing version (``mlchecks registry promote``)."""
         version = validate_version(version)
-        with self._write_lock(name):
+        with self._write_lock(name), self._write_errors(name):
             state = self.state(name)
             if state.entry(version) is None:
                 known = [v.version for v in state.versions]
@@ -418,7 +459,7 @@ class LocalRegistry:
 
     def rollback(self, name: str) -> LineageState:
         """Retire the champion; the newest earlier active version becomes champion."""
-        with self._write_lock(name):
+        with self._write_lock(name), self._write_errors(name):
             state = self.state(name)
             if state.champion is None:
                 msg = f"lineage {name!r} in {self.root} has no champion to roll back"
@@ -476,6 +517,35 @@ class LocalRegistry:
         return found
 
     # ------------------------------------------------------------------ internals
+    @contextlib.contextmanager
+    def _write_errors(self, name: str) -> Iterator[None]:
+        """Turn an OS error while writing (under the write lock) into a one-line
+        :class:`RegistryError` that says what the champion is now, after removing the
+        half-built version so a full disk gets its space back."""
+        try:
+            yield
+        except OSError as exc:
+            with contextlib.suppress(OSError, RegistryError):
+                self._remove_leftovers(name, self.state(name))
+            try:
+                champion = self.state(name).champion
+                now = (f"the champion of {name!r} is {champion}" if champion
+                       else f"{name!r} has no champion yet")  # fmt: skip
+            except RegistryError as err:
+                now = f"its index is now unreadable ({err})"
+            what = exc.strerror or type(exc).__name__
+            where = f" ({exc.filename})" if exc.filename else ""
+            if exc.errno in _NOT_WRITABLE:
+                msg = (
+                    f"registry {self.root} is not writable: {what}{where}; {now}; check --registry"
+                )
+                raise RegistryError(msg) from None
+            msg = (
+                f"cannot write to registry {self.root}: {what}{where}; nothing half-written was "
+                f"kept and {now}. Free space on that device (or fix it) and rerun"
+            )
+            raise RegistryWriteError(msg) from None
+
     def _remove_leftovers(self, name: str, state: LineageState) -> None:
         for path in self.leftovers(name):
             if path.is_dir():
@@ -489,17 +559,19 @@ class LocalRegistry:
         size = 0
         try:
             total = source.stat().st_size
-            with open(source, "rb") as src, open(target, "wb") as dst:
-                for chunk in iter(lambda: src.read(1 << 16), b""):
-                    dst.write(chunk)
-                    h.update(chunk)
-                    size += len(chunk)
-                    if size >= total / 2:
-                        dst.flush()
-                        faults.point("promote:mid-copy")
+            src = open(source, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
-            msg = f"cannot copy {source} into the registry ({exc.strerror})"
+            msg = f"cannot read {source} to copy it into the registry ({exc.strerror})"
             raise RegistryError(msg) from None
+        # a failing write (disk full) propagates as OSError: see _write_errors
+        with src, open(target, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 16), b""):
+                dst.write(chunk)
+                h.update(chunk)
+                size += len(chunk)
+                if size >= total / 2:
+                    dst.flush()
+                    faults.point("promote:mid-copy")
         return size, h.hexdigest()
 
     def _store_holdout(self, name: str, holdout: Holdout) -> None:

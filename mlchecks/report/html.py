@@ -15,6 +15,9 @@ Layout on disk (``write_report``)::
 
 Every file is written to a temporary file and renamed into place, and the index is rebuilt
 under a file lock, so a killed or concurrent run never leaves a truncated page behind.
+
+Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks.faults`), each half-way through writing
+the file: ``report:mid-page``, ``report:mid-summary``, ``report:mid-index``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlchecks import faults
 
 if TYPE_CHECKING:
     import jinja2
@@ -96,9 +101,10 @@ def write_report(data: ReportData, folder: Path) -> Path:
     run_dir = folder / data.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     page = run_dir / "index.html"
-    _atomic_write(page, render_html(data))
+    _atomic_write(page, render_html(data), fault="report:mid-page")
     # The summary is the marker of a complete run: the index lists only runs that have one.
-    _atomic_write(run_dir / "summary.json", json.dumps(data.summary(), indent=1) + "\n")
+    _atomic_write(run_dir / "summary.json", json.dumps(data.summary(), indent=1) + "\n",
+                  fault="report:mid-summary")  # fmt: skip
     write_index(folder)
     return page
 
@@ -129,17 +135,23 @@ def write_index(folder: Path) -> Path:
     with FileLock(str(folder / ".index.lock"), timeout=60):
         entries = index_entries(folder)
         path = folder / "index.html"
-        _atomic_write(path, render_index(entries[:INDEX_LIMIT], total=len(entries)))
+        _atomic_write(path, render_index(entries[:INDEX_LIMIT], total=len(entries)),
+                      fault="report:mid-index")  # fmt: skip
     return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str, fault: str | None = None) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); a report is meant to be read and served.
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            half = len(text) // 2
+            f.write(text[:half])
+            if fault:  # a kill here leaves half a file: the temp file, never ``path``
+                f.flush()
+                faults.point(fault)
+            f.write(text[half:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
