@@ -445,14 +445,22 @@ class ModelCache:
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save_memo(path: Path, write: Any) -> None:
-    """Write a memo file atomically: ``write(tmp_path)`` then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+def save_memo(path: Path, write: Any) -> bool:
+    """Write a memo file atomically: ``write(tmp_path)`` then rename into place.
+
+    A memo only saves time on a later run, so a failed write (disk full, read-only cache) is
+    skipped, never an error of the run. Returns whether the memo was written.
+    """
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

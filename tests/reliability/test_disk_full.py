@@ -216,3 +216,21 @@ def test_gate_on_a_full_disk_exits_3_with_one_line(tmp_path, request, digits):
     assert after == before  # nothing half-written stays behind
     assert registry.state("tiny").champion == "0001" and registry.verify("tiny") == []
     assert not (folder / "d.json").exists()  # no decision claims a promotion that did not happen
+
+
+def test_a_full_model_cache_only_costs_the_memo(tmp_path, monkeypatch):
+    """Memos (cached predictions, behaviour results) save time only: a write that fails with
+    ENOSPC is skipped and the run goes on with the value it computed."""
+    import errno
+
+    from mlchecks import training
+
+    def full(_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    from . import tally
+
+    tally.fault()
+    assert training.save_memo(tmp_path / "memo" / "p.npy", full) is False
+    assert [p for p in (tmp_path / "memo").iterdir()] == []  # no temp file left behind
+    assert training.save_memo(tmp_path / "memo" / "p.npy", lambda p: p.write_text("ok")) is True
