@@ -22,7 +22,10 @@ batch, optimizer, loss and metric, one ``fit`` epoch per round):
 - ``xla``: ``jit_compile=True`` (TensorFlow: XLA; torch: ``torch.compile``).
 - ``xla-nondeterministic``: both.
 - ``dataset``: a prebuilt, prefetched ``tf.data.Dataset`` instead of numpy arrays (TF only).
-- ``spe8``: ``steps_per_execution=8`` (several steps per compiled call).
+- ``spe8``, ``spe32``: ``steps_per_execution=8`` / ``32`` (several steps per compiled call).
+- ``xla-spe32``: no determinism, XLA and ``steps_per_execution=32`` on numpy input.
+- ``dataset-spe32``: prebuilt dataset and ``steps_per_execution=32``, determinism kept.
+- ``tuned``: all of them (no determinism, XLA, prebuilt dataset, ``steps_per_execution=32``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-VARIANTS = ("default", "nondeterministic", "xla", "xla-nondeterministic", "dataset", "spe8")
+VARIANTS = ("default", "nondeterministic", "xla", "xla-nondeterministic", "dataset", "spe8",
+            "spe32", "xla-spe32", "dataset-spe32", "tuned")  # fmt: skip
 
 
 def run(variant: str, rounds: int, data: str, batch: int, builder: str) -> dict:
@@ -48,24 +52,30 @@ def run(variant: str, rounds: int, data: str, batch: int, builder: str) -> dict:
     start = time.perf_counter()
     ds = load_dataset(data)
     spec = ModelSpec(name=builder, builder=builder, batch_size=batch)
-    deterministic = "nondeterministic" not in variant
+    deterministic = "nondeterministic" not in variant and variant not in ("tuned", "xla-spe32")
     training.set_seed(0, deterministic)
     model = training.build(spec, ds)
     import keras
 
-    if variant.startswith("xla") or variant == "spe8":
+    if variant.startswith(("xla", "spe", "dataset-")) or variant == "tuned":
         model.compile(
             optimizer="adam",
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            jit_compile=True if variant.startswith("xla") else "auto",
-            steps_per_execution=8 if variant == "spe8" else 1,
+            jit_compile=True if variant.startswith("xla") or variant == "tuned" else "auto",
+            steps_per_execution={
+                "spe8": 8,
+                "spe32": 32,
+                "xla-spe32": 32,
+                "dataset-spe32": 32,
+                "tuned": 32,
+            }.get(variant, 1),
         )
     steps = ds.n_train // batch
     x, y = ds.x_train[: steps * batch], ds.y_train[: steps * batch]
-    if variant == "dataset":
+    if variant in ("dataset", "dataset-spe32", "tuned"):
         if keras.backend.backend() != "tensorflow":
-            raise SystemExit("the 'dataset' variant is TensorFlow-only")
+            raise SystemExit(f"the {variant!r} variant is TensorFlow-only")
         import tensorflow as tf
 
         data_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache()
