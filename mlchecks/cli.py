@@ -139,7 +139,9 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     # Load every model before the suites run so that a bad file is exit 2, not a failing test.
     for spec in () if blocked else settings.models:
         session.model(spec)
-    print(f"mlchecks gate: {dataset.describe()}; models: {', '.join(s.name for s in settings.models)}")
+    print(
+        f"mlchecks gate: {dataset.describe()}; models: {', '.join(s.name for s in settings.models)}"
+    )
 
     promote = not args.no_promote
     if promote and not blocked:
@@ -218,7 +220,9 @@ def _write_report(session: Any, decision: Any) -> Any:
     try:
         page = write_session_report(session, decision=decision, source="gate")
     except Exception as exc:
-        print(f"mlchecks: warning: report not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(
+            f"mlchecks: warning: report not written ({type(exc).__name__}: {exc})", file=sys.stderr
+        )
         if os.environ.get("MLCHECKS_DEBUG"):
             traceback.print_exc()
         return decision

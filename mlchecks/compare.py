@@ -459,9 +459,8 @@ def per_class_check(
         )
 
     if failed:
-        message = (
-            f"REGRESSION against champion {champion}: "
-            + "; ".join(describe(k) for k in sorted(failed, key=lambda k: pairs[k].delta))
+        message = f"REGRESSION against champion {champion}: " + "; ".join(
+            describe(k) for k in sorted(failed, key=lambda k: pairs[k].delta)
         )
     else:
         message = f"no class regressed against champion {champion}; largest drop: {describe(worst)}"
@@ -596,8 +595,7 @@ def forgetting_check(
             f"holdout of version {r['introduced_by']}: {r['candidate_accuracy']:.4f} vs best "
             f"{r['best_accuracy']:.4f} (version {r['best_version']}), forgetting "
             f"{r['forgetting'] * 100:.2f} pp, {r['negative_flips']} vs {r['positive_flips']} "
-            "flips; "
-            + _rule_text(verdicts[i], thresholds)
+            "flips; " + _rule_text(verdicts[i], thresholds)
         )
 
     if failed:

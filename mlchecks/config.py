@@ -115,9 +115,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-DEFAULT_MODELS = (
-    ModelSpec(name="mlp", builder="mlp", epochs=20, min_accuracy=None),
-)
+DEFAULT_MODELS = (ModelSpec(name="mlp", builder="mlp", epochs=20, min_accuracy=None),)
 
 _SETTINGS_KEYS = {f.name for f in dataclasses.fields(Settings)} - {"root", "source"}
 _MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)} - {"trusted"}
@@ -294,8 +292,14 @@ def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
     for key, value in values.items():
         if value is None:
             continue
-        if key in ("min_accuracy", "min_class_recall", "max_ece", "max_flip_rate",
-                   "noise_scale", "max_noise_flip_rate"):
+        if key in (
+            "min_accuracy",
+            "min_class_recall",
+            "max_ece",
+            "max_flip_rate",
+            "noise_scale",
+            "max_noise_flip_rate",
+        ):
             clean[key] = _fraction(key, value, source)
         elif key in ("confidence",):
             clean[key] = _fraction(key, value, source)
@@ -321,7 +325,9 @@ def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
             clean[key] = number
         elif key == "regression_mode":
             if value not in REGRESSION_MODES:
-                msg = f"regression_mode in {source} must be one of {REGRESSION_MODES}, got {value!r}"
+                msg = (
+                    f"regression_mode in {source} must be one of {REGRESSION_MODES}, got {value!r}"
+                )
                 raise ConfigError(msg)
             clean[key] = value
     return Thresholds(**clean)
@@ -344,7 +350,10 @@ def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
             raise ConfigError(msg)
         unknown = set(entry) - _MODEL_KEYS
         if unknown:
-            msg = f"unknown key(s) {sorted(unknown)} in {where}; expected some of {sorted(_MODEL_KEYS)}"
+            msg = (
+                f"unknown key(s) {sorted(unknown)} in {where}; "
+                f"expected some of {sorted(_MODEL_KEYS)}"
+            )
             raise ConfigError(msg)
         fields: dict[str, Any] = {}
         name = entry.get("name", entry.get("builder", "model"))
@@ -358,7 +367,9 @@ def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
                 fields[key] = _integer(key, entry[key], where, minimum=1, maximum=upper)
         if "optimizer" in entry:
             if entry["optimizer"] not in OPTIMIZERS:
-                msg = f"optimizer in {where} must be one of {OPTIMIZERS}, got {entry['optimizer']!r}"
+                msg = (
+                    f"optimizer in {where} must be one of {OPTIMIZERS}, got {entry['optimizer']!r}"
+                )
                 raise ConfigError(msg)
             fields["optimizer"] = entry["optimizer"]
         if "learning_rate" in entry:
@@ -372,7 +383,10 @@ def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
             if isinstance(value, Mapping):
                 bad = set(value) - set(BACKENDS)
                 if bad:
-                    msg = f"min_accuracy in {where} has unknown backend(s) {sorted(bad)}; use {BACKENDS}"
+                    msg = (
+                        f"min_accuracy in {where} has unknown backend(s) {sorted(bad)}; "
+                        f"use {BACKENDS}"
+                    )
                     raise ConfigError(msg)
                 fields["min_accuracy"] = {
                     k: _fraction(f"min_accuracy.{k}", v, where) for k, v in value.items()

@@ -77,7 +77,9 @@ class Evaluation:
         """Do the outputs look like probabilities (non-negative rows summing to 1)?"""
         p = self.probs
         return bool(
-            p.ndim == 2 and np.isfinite(p).all() and (p >= -1e-6).all()
+            p.ndim == 2
+            and np.isfinite(p).all()
+            and (p >= -1e-6).all()
             and np.allclose(p.sum(axis=1), 1.0, atol=1e-3)
         )
 

@@ -81,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # not an error in every test; the dataset and models stay lazy inside the Session.
     lazy = _LazySession(config)
     holder = lazy if getattr(config.option, "help", False) else lazy.get()
-    config.stash[SESSION_KEY] = holder  # type: ignore[assignment]
+    config.stash[SESSION_KEY] = holder  # type: ignore[assignment,misc]
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
     config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
 

@@ -119,7 +119,10 @@ def environment_light() -> dict[str, str]:
         "jax": ("jax",),
         "torch": ("torch",),
     }.get(backend, (backend,))
-    gpu = Path("/dev/nvidia0").exists() and os.environ.get("CUDA_VISIBLE_DEVICES", "x") not in ("", "-1")
+    gpu = Path("/dev/nvidia0").exists() and os.environ.get("CUDA_VISIBLE_DEVICES", "x") not in (
+        "",
+        "-1",
+    )
     return {
         "keras": version("keras", "keras-nightly"),
         "backend": backend,

@@ -110,7 +110,9 @@ def get(identifier: str | Mapping[str, Any] | Builder) -> Builder:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        msg = f"model builder {identifier!r}: cannot import {module_name!r} ({exc}); is it installed?"
+        msg = (
+            f"model builder {identifier!r}: cannot import {module_name!r} ({exc}); is it installed?"
+        )
         raise ModelError(msg) from None
     builder = getattr(module, attr, None)
     if not callable(builder):

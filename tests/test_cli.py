@@ -50,7 +50,9 @@ def test_float_labels(workdir):
 
 
 def test_missing_model_file(workdir):
-    _assert_bad_input(run_cli("gate", "missing.keras", cwd=workdir), "missing.keras", "does not exist")
+    _assert_bad_input(
+        run_cli("gate", "missing.keras", cwd=workdir), "missing.keras", "does not exist"
+    )
 
 
 def test_bad_option_value(workdir):

@@ -36,7 +36,7 @@ def test_multinomial_bootstrap_matches_index_resampling():
     pair = compare.paired(base, cand)
     rng = np.random.default_rng(1)
     idx = rng.integers(0, 300, size=(4000, 300))
-    direct = (cand[idx].mean(axis=1) - base[idx].mean(axis=1))
+    direct = cand[idx].mean(axis=1) - base[idx].mean(axis=1)
     ours = compare.bootstrap_delta(pair.b, pair.c, pair.n, [0.05, 0.5, 0.95])
     assert ours == pytest.approx(np.quantile(direct, [0.05, 0.5, 0.95]), abs=0.004)
 
@@ -170,4 +170,3 @@ def test_no_champion_records_each_id_as_info():
     results = compare.no_champion_checks("mlp", "/r")
     assert [r.id for r in results] == list(compare.CHECK_IDS)
     assert all(r.passed and r.severity == "info" and "no champion" in r.message for r in results)
-

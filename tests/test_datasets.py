@@ -17,7 +17,7 @@ def test_digits_is_real_and_split_the_same_everywhere(digits):
     assert (digits.n_train, digits.n_test) == (1347, 450)
     assert digits.input_shape == (8, 8, 1)
     assert digits.x_train.dtype == np.float32
-    assert 0.0 <= digits.x_train.min() and digits.x_train.max() <= 1.0
+    assert digits.x_train.min() >= 0.0 and digits.x_train.max() <= 1.0
     # stratified: each class holds a quarter of its samples in the test split (+-1)
     total = np.bincount(digits.y_test) + np.bincount(digits.y_train)
     assert (np.abs(np.bincount(digits.y_test) - total / 4) <= 1).all()
@@ -100,7 +100,7 @@ def test_object_arrays_are_never_unpickled(tmp_path):
 
 def test_not_an_archive(tmp_path):
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
         load_dataset(str(tmp_path / "text.npz"))
 
 
@@ -144,7 +144,9 @@ def test_fashion_mnist_from_keras_cache(keras_home):
     folder.mkdir()
     rng = np.random.default_rng(2)
     for prefix, n in (("train", 12), ("t10k", 8)):
-        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", b"\0" * 8, np.arange(n, dtype=np.uint8) % 10)
+        _idx(
+            folder / f"{prefix}-labels-idx1-ubyte.gz", b"\0" * 8, np.arange(n, dtype=np.uint8) % 10
+        )
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         _idx(folder / f"{prefix}-images-idx3-ubyte.gz", b"\0" * 16, images)
     ds = load_dataset("fashion_mnist")

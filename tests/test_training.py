@@ -50,7 +50,9 @@ def _digest_here(builder: str, seed: int) -> str:
     from mlchecks.data import load_dataset
 
     ds = load_dataset("synthetic:600")
-    return weights_digest(train(ModelSpec(name="m", builder=builder, epochs=2), ds, seed=seed).model)
+    return weights_digest(
+        train(ModelSpec(name="m", builder=builder, epochs=2), ds, seed=seed).model
+    )
 
 
 def _digest_in_subprocess(builder: str, seed: int) -> str:
@@ -120,7 +122,10 @@ def test_cache_key_depends_on_what_changes_the_model(tmp_path, digits):
     x[0] += 0.01
     assert cache.key(spec, digits.replace(x_train=x), 0, True) != base
     # thresholds are not part of the trained artefact
-    assert cache.key(ModelSpec(name="m", builder="mlp", epochs=3, min_accuracy=0.5), digits, 0, True) == base
+    assert (
+        cache.key(ModelSpec(name="m", builder="mlp", epochs=3, min_accuracy=0.5), digits, 0, True)
+        == base
+    )
 
 
 def test_predictions_are_memoised_in_the_entry(tmp_path, digits):

@@ -14,7 +14,6 @@ from mlchecks.training import check_archive, load_model
 
 from . import tally
 
-
 # Keras stores a lambda's bytecode in the file; it runs on load only if deserialisation executes
 # code from the file (the marker path comes from the environment: a lambda has no closure here).
 TOUCH = (
@@ -116,7 +115,9 @@ def _broken_config(tmp_path, good):
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
-            dst.writestr(info, b'{"class_name": "NoSuchLayer"' if info.filename == "config.json" else data)
+            dst.writestr(
+                info, b'{"class_name": "NoSuchLayer"' if info.filename == "config.json" else data
+            )
     return path
 
 

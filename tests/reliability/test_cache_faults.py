@@ -59,5 +59,7 @@ def test_killed_cache_writes_are_never_read_back(tmp_path):
         from mlchecks.training import ModelCache, train, weights_digest
 
         ds = load_dataset("synthetic:300")
-        hit = train(ModelSpec(name="m", builder="mlp", epochs=1), ds, seed=0, cache=ModelCache(cache))
+        hit = train(
+            ModelSpec(name="m", builder="mlp", epochs=1), ds, seed=0, cache=ModelCache(cache)
+        )
         assert hit.record.cached and weights_digest(hit.model) == result["digest"]
