@@ -103,23 +103,8 @@ class Session:
 
     def predictions(self, trained: TrainedModel, split: str = "test") -> np.ndarray:
         """Model outputs on a split; memoised in the model-cache entry (keyed by data content)."""
-        import numpy as np
-
-        from mlchecks.training import predict, save_memo
-
         x = self.dataset.x_test if split == "test" else self.dataset.x_train
-        memo = trained.memo_path(f"predict:{split}:{self.dataset.fingerprint}", ".npy")
-        if memo is not None and memo.is_file():
-            try:
-                probs = np.load(memo, allow_pickle=False)
-                if probs.shape[0] == x.shape[0]:
-                    return probs
-            except (OSError, ValueError):
-                pass  # unreadable memo: recompute
-        probs = predict(trained.model, x)
-        if memo is not None:
-            save_memo(memo, lambda p: np.save(p, probs, allow_pickle=False))
-        return probs
+        return self.predictions_on(trained, f"{split}:{self.dataset.fingerprint}", x)
 
     def predictions_on(self, trained: TrainedModel, key: str, x: np.ndarray) -> np.ndarray:
         """Model outputs on other inputs (e.g. a registry holdout) named by a content ``key``;

@@ -143,21 +143,7 @@ epochs = 1
 """
 
 
-@pytest.fixture
-def _keep_tensorflow_imported(monkeypatch):
-    """TensorFlow aborts when imported twice; pytester's in-process runs would drop it (see
-    tests/test_plugin.py)."""
-    import _pytest.pytester
-
-    class Snapshot(_pytest.pytester.SysModulesSnapshot):
-        def __init__(self, preserve=None) -> None:
-            super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
-
-    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
-
-
-@pytest.mark.slow
-@pytest.mark.usefixtures("_keep_tensorflow_imported")
+@pytest.mark.slow  # (tests/conftest.py keeps TensorFlow imported across inner runs)
 def test_suites_record_every_check_with_junit_properties(pytester, tmp_path):
     import xml.etree.ElementTree as ET
     from pathlib import Path

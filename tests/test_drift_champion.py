@@ -5,24 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mlchecks.registry import open_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_SUITE = (ROOT / "suites" / "test_data.py").read_text()
-
-
-@pytest.fixture(autouse=True)
-def _keep_tensorflow_imported(monkeypatch):
-    """TensorFlow aborts when imported twice; keep modules across pytester's inner runs."""
-    import _pytest.pytester
-
-    class Snapshot(_pytest.pytester.SysModulesSnapshot):
-        def __init__(self, preserve=None) -> None:
-            super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
-
-    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
 
 
 def _save(path: Path, ds, shift: float = 0.0) -> None:

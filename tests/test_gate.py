@@ -83,19 +83,6 @@ def reseeds(digits, model_cache, trained_mlp) -> dict[int, np.ndarray]:
     return out
 
 
-@pytest.fixture(autouse=True)
-def _keep_tensorflow_imported(monkeypatch):
-    """pytester's in-process runs drop modules first imported inside them; TensorFlow aborts
-    when imported twice. Keep everything but the inner run's test files."""
-    import _pytest.pytester
-
-    class Snapshot(_pytest.pytester.SysModulesSnapshot):
-        def __init__(self, preserve=None) -> None:
-            super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
-
-    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
-
-
 @pytest.fixture
 def project(pytester: pytest.Pytester, tmp_path_factory):
     """A project with the regression suite; its registry is `project.path / 'reg'`."""

@@ -45,20 +45,6 @@ epochs = 1
 """
 
 
-@pytest.fixture(autouse=True)
-def _keep_tensorflow_imported(monkeypatch):
-    """pytester's in-process runs drop every module first imported inside them, but TensorFlow
-    aborts the process when imported twice ("PyExceptionRegistry::Init() already called"):
-    keep all modules except the test files of the inner run."""
-    import _pytest.pytester
-
-    class Snapshot(_pytest.pytester.SysModulesSnapshot):
-        def __init__(self, preserve=None) -> None:
-            super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
-
-    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
-
-
 @pytest.fixture
 def project(pytester: pytest.Pytester, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
