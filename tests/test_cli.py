@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from helpers import run_cli
 
-from mlchecks.cli import main
 from mlchecks.errors import GateExit
 
 
@@ -65,9 +64,7 @@ def test_bad_config(workdir):
     _assert_bad_input(run_cli("gate", cwd=workdir), "min_accuracy", "mlchecks.toml")
 
 
-def test_gate_on_a_candidate_file_writes_the_decision(
-    workdir, trained_mlp, digits, monkeypatch, capsys
-):
+def test_gate_on_a_candidate_file_writes_the_decision(workdir, trained_mlp, digits):
     trained_mlp.model.save(workdir / "candidate.keras")
     np.savez(
         workdir / "digits.npz",
@@ -89,16 +86,12 @@ def test_gate_on_a_candidate_file_writes_the_decision(
     assert acc["category"] == "accuracy" and acc["passed"] is True
     assert acc["threshold"] == 0.9 and 0.95 <= acc["value"] <= 1.0
 
-    # The same command in this process (it saves a Keras + Great Expectations import): the
-    # gate's own pytest run nests inside this one.
-    monkeypatch.chdir(workdir)
-    code = main(
-        ["gate", "candidate.keras", "--data", "digits.npz", "--json", "strict.json",
-         "--min-accuracy", "0.999", "--no-promote"]
+    strict = run_cli(
+        "gate", "candidate.keras", "--data", "digits.npz", "--json", "strict.json",
+        "--min-accuracy", "0.999", "--no-promote", cwd=workdir,
     )  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == GateExit.REJECTED, out
-    assert "REJECTED" in out and "accuracy.min" in out
+    assert strict.returncode == GateExit.REJECTED, strict.stdout + strict.stderr
+    assert "REJECTED" in strict.stdout and "accuracy.min" in strict.stdout
     rejected = json.loads((workdir / "strict.json").read_text())
     assert rejected["decision"] == "rejected"
     assert any(c["id"] == "accuracy.min" and not c["passed"] for c in rejected["checks"])
