@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlchecks.errors import ConfigError
+from mlchecks.options import bounded
 
 if TYPE_CHECKING:
     from mlchecks.config import Settings
@@ -63,34 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="config file (default: nearest one)")
 
 
-def _steps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of steps, got {text!r}") from None
-    if not 2 <= value <= 50:
-        raise argparse.ArgumentTypeError(f"expected 2 to 50 steps, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 1 to 10000, got {text!r}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text!r}")
-    return value
+_steps = bounded(int, 2, 50, "2 to 50 steps")
+_positive_int = bounded(int, 1, 10_000, "an integer from 1 to 10000")
+_share = bounded(float, 0.0, 1.0, "a share in (0, 1]", low_open=True)
 
 
 @dataclasses.dataclass

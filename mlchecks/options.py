@@ -13,54 +13,36 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
-    return value
+def bounded(
+    cast: Callable[[str], Any], low: float, high: float, what: str, *, low_open: bool = False
+) -> Callable[[str], Any]:
+    """An argparse ``type=``: ``cast(text)`` within ``[low, high]`` (``(low, high]`` when
+    ``low_open``), finite; anything else is an ``ArgumentTypeError`` saying what was expected.
+
+    Example:
+        >>> bounded(int, 1, 9, "a digit")("7")
+        7
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        above = low < value if low_open else low <= value
+        if not (math.isfinite(value) and above and value <= high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
 
 
-def _points(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected percentage points, got {text!r}") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"expected percentage points in 0..100, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {text!r}")
-    return value
-
-
-def _seeds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seeds, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"expected 1 to 100 seeds, got {text!r}")
-    return value
+_fraction = bounded(float, 0.0, 1.0, "a fraction in [0, 1]")
+_points = bounded(float, 0.0, 100.0, "percentage points in 0..100")
+_positive = bounded(float, 0.0, math.inf, "a number >= 0")
+_seed = bounded(int, 0, 2**32 - 1, "an integer seed in [0, 2**32)")
+_seeds = bounded(int, 1, 100, "a number of seeds from 1 to 100")
 
 
 # (name, type, help). The settings key is the name with "-" -> "_".
