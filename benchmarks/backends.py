@@ -45,9 +45,11 @@ VARIANTS = ("default", "nondeterministic", "xla", "xla-nondeterministic", "datas
 
 
 def run(variant: str, rounds: int, data: str, batch: int, builder: str) -> dict:
-    from mlchecks import bench, training
+    from mlchecks import measure as bench
     from mlchecks.config import ModelSpec
     from mlchecks.data import load_dataset
+    from mlchecks.measure import speed as bench_speed
+    from mlchecks.model import training
 
     start = time.perf_counter()
     ds = load_dataset(data)
@@ -88,9 +90,9 @@ def run(variant: str, rounds: int, data: str, batch: int, builder: str) -> dict:
         info = bench.device_info()
         probe = bench.Probe(info.kind)
         epoch()  # warm-up
-        timed, per_round = bench._bracketed(bench.time_rounds, epoch, rounds, probe)
+        timed, per_round = bench_speed._bracketed(bench.time_rounds, epoch, rounds, probe)
         fl = bench.count_flops(model)
-        speed = bench._speed(
+        speed = bench_speed._speed(
             "training",
             steps * batch,
             steps,
@@ -140,7 +142,8 @@ def compare(
     builder: str,
     out: Path | None,
 ) -> int:
-    from mlchecks import bench
+    from mlchecks import measure as bench
+    from mlchecks._util.text import table
 
     rows = []
     for backend, python in pythons.items():
@@ -182,7 +185,7 @@ def compare(
         f"variant {variant}"
     )
     print(
-        bench.table(
+        table(
             rows,
             [
                 ("backend", "backend", ""),
@@ -199,7 +202,7 @@ def compare(
     )
     print("\nspread over rounds (min / median / max; (max-min)/median):")
     print(
-        bench.table(
+        table(
             rows,
             [
                 ("backend", "backend", ""),

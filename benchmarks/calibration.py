@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlchecks import compare  # noqa: E402
+from mlchecks.checks import regression as compare  # noqa: E402
 from mlchecks.config import ModelSpec, Thresholds  # noqa: E402
 from mlchecks.data import load_dataset  # noqa: E402
 
@@ -47,19 +47,19 @@ PLANTED_CLASSES = (3, 5, 8)
 
 
 def predictions(model, x: np.ndarray) -> np.ndarray:
-    from mlchecks.training import predict
+    from mlchecks.model.training import predict
 
     return predict(model, x).argmax(axis=1)
 
 
 def trained_predictions(spec: ModelSpec, digits, seed: int, cache) -> np.ndarray:
-    from mlchecks.training import save_memo, train
+    from mlchecks.model.training import save_memo, train
 
     trained = train(spec, digits, seed=seed, cache=cache)
     memo = trained.memo_path(f"predict:test:{digits.fingerprint}", ".npy")
     if memo is not None and memo.is_file():
         return np.load(memo).argmax(axis=1)
-    from mlchecks.training import predict
+    from mlchecks.model.training import predict
 
     probs = predict(trained.model, digits.x_test)
     if memo is not None:
@@ -72,7 +72,7 @@ def forgetful_predictions(digits, k: int, folder: Path) -> np.ndarray:
     path = folder / f"forget{k}-{digits.fingerprint}.npy"
     if path.is_file():
         return np.load(path)
-    from mlchecks import training
+    from mlchecks.model import training
 
     training.set_seed(100 + k)
     model = training.build(ModelSpec(name=f"forget{k}", builder="mlp", epochs=20), digits)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 5:
         parser.error("--seeds must be at least 5 (20 ordered pairs)")
 
-    from mlchecks.training import ModelCache
+    from mlchecks.model.training import ModelCache
 
     digits = load_dataset("digits")
     y = digits.y_test

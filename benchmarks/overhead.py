@@ -5,7 +5,7 @@
 Both sides train the same compiled model on the same data with the same arguments
 (``epochs``, ``batch_size``, ``validation_data``, ``shuffle=True``, ``verbose=0``):
 
-- ours: ``mlchecks.training.fit(model, dataset, spec, seed)`` (adds the training record,
+- ours: ``mlchecks.model.training.fit(model, dataset, spec, seed)`` (adds the training record,
   environment and history conversion);
 - bare: ``model.fit(...)`` as a user would call it.
 
@@ -35,9 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from mlchecks import bench, training
+    from mlchecks import measure as bench
     from mlchecks.config import ModelSpec
     from mlchecks.data import load_dataset
+    from mlchecks.model import training
 
     ds = load_dataset(args.data)
     spec = ModelSpec(name=args.builder, builder=args.builder, epochs=args.epochs,

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from mlchecks import bench
+from mlchecks import measure as bench
 
 DATA = os.environ.get("MLCHECKS_BENCH_DATA", "synthetic:70000")
 BATCH = int(os.environ.get("MLCHECKS_BENCH_BATCH", "128"))
@@ -55,8 +55,8 @@ def _placement(device: str):
 
 
 def _model(builder: str, dataset):
-    from mlchecks import training
     from mlchecks.config import ModelSpec
+    from mlchecks.model import training
 
     training.set_seed(0)
     return training.build(ModelSpec(name=builder, builder=builder, batch_size=BATCH), dataset)

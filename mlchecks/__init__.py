@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlchecks.checks import CheckResult
 from mlchecks.config import ModelSpec, Settings, Thresholds, load_settings
 from mlchecks.data import Dataset, load_dataset
 from mlchecks.errors import (
@@ -28,8 +27,9 @@ from mlchecks.errors import (
     ModelError,
     RegistryError,
 )
-from mlchecks.evaluation import Evaluation
-from mlchecks.gate import GateDecision
+from mlchecks.result import CheckResult
+from mlchecks.run.gate import GateDecision
+from mlchecks.stats.evaluation import Evaluation
 
 __all__ = [
     "CheckResult",

@@ -12,7 +12,7 @@ Use them in your own property tests of a model::
         assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
 
 ``dataset`` is a :class:`mlchecks.Dataset` (the ``dataset`` fixture of the mlchecks plugin, or
-``mlchecks.load_dataset("digits")``). The behaviour suite (``mlchecks.behaviour``) is built on
+``mlchecks.load_dataset("digits")``). The behaviour suite (``mlchecks.checks.behaviour``) is built on
 these strategies.
 """
 

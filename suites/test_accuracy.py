@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import checks
-from mlchecks.evaluation import Evaluation
+from mlchecks.checks import accuracy as checks
+from mlchecks.stats.evaluation import Evaluation
 
 
 def test_accuracy_min(mlchecks_session, mlchecks_model_spec, evaluation, record_check):

@@ -2,7 +2,7 @@
 
 Outputs are probabilities; predictions do not depend on batch size or order; a ``.keras``
 save/load round trip predicts bit-identically; small noise does not flip confident predictions
-beyond ``max_noise_flip_rate``. Each property searches ``mlchecks.behaviour.EXAMPLES`` (10)
+beyond ``max_noise_flip_rate``. Each property searches ``mlchecks.checks.behaviour.EXAMPLES`` (10)
 derandomized examples: small, so the gate stays fast, and the same on every run. Results of
 models trained by mlchecks are memoised in their cache entry: a warm run neither searches again
 nor loads the model.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import behaviour
+from mlchecks.checks import behaviour
 from mlchecks.errors import MlchecksError
 
 

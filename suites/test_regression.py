@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import gate
 from mlchecks.errors import MlchecksError
+from mlchecks.run import gate
 
 
 def _check(session, spec, check_id):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import lint
 from mlchecks.errors import MlchecksError
+from mlchecks.checks.setup import RULES
+from mlchecks.run import lint
 
 
-@pytest.mark.parametrize("rule", list(lint.RULES))
+@pytest.mark.parametrize("rule", list(RULES))
 def test_setup(rule, mlchecks_session, mlchecks_model_spec, record_check):
     try:
         results = {r.id: r for r in lint.run_spec(mlchecks_session, mlchecks_model_spec)}

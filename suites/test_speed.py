@@ -3,7 +3,7 @@
 Timed with pytest-benchmark in pedantic mode (a few rounds; the first epoch or call is a
 warm-up, timed on its own and reported as compile time, never mixed into the rounds). Each
 figure is also normalised by a float32 matmul calibration measured in the same run on the same
-device (``mlchecks.bench``), so a figure from one CI runner means something on another:
+device (``mlchecks.measure``), so a figure from one CI runner means something on another:
 
 - ``speed.training``: samples/s of ``model.fit`` over a few steps; gated on the normalised
   figure against the champion's with ``speed_tolerance`` (default 25%); with no champion it
@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import bench
-from mlchecks.checks import CheckResult
+from mlchecks import measure as bench
+from mlchecks.checks import speed as speed_checks
 from mlchecks.errors import ModelError
+from mlchecks.result import CheckResult
 
 pytestmark = pytest.mark.mlchecks_speed
 
@@ -88,7 +89,7 @@ def _pedantic(benchmark):
 def _speed(kind, request, session, spec, trained, probe):
     """Measure ``kind`` for ``trained`` (or reuse its memoised figures from the model cache).
 
-    Returns the :class:`~mlchecks.bench.Speed`, or the ``ModelError`` that made it impossible
+    Returns the :class:`~mlchecks.measure.Speed`, or the ``ModelError`` that made it impossible
     (a model that cannot train on this data is the setup checks' business, not a speed failure).
     """
     dataset = session.dataset
@@ -151,15 +152,15 @@ def test_speed_training(
     settings = mlchecks_session.settings
     rows = settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE
     bench.record_backend(rows, speed, model=spec.name, data=mlchecks_session.dataset.name)
-    record_check(bench.memory_check(speed, model=spec.name, where=where))
+    record_check(speed_checks.memory_check(speed, model=spec.name, where=where))
     record_check(
-        bench.speed_check(
+        speed_checks.speed_check(
             speed.to_json(),
             _champion_figures(champion),
             mlchecks_session.settings.thresholds.speed_tolerance,
             model=spec.name,
             where=where,
-            budget=bench.budget_text(speed),
+            budget=speed_checks.budget_text(speed),
         )
     )
 
@@ -181,5 +182,5 @@ def test_speed_predict(
         return
     where = _where(mlchecks_session, spec, speed)
     record_check(
-        bench.info_check(speed, model=spec.name, where=where, budget=bench.budget_text(speed))
+        speed_checks.info_check(speed, model=spec.name, where=where, budget=speed_checks.budget_text(speed))
     )

@@ -31,7 +31,7 @@ def digits():
 
 @pytest.fixture(scope="session")
 def model_cache(request: pytest.FixtureRequest):
-    from mlchecks.training import ModelCache
+    from mlchecks.model.training import ModelCache
 
     return ModelCache(Path(request.config.cache.mkdir("mlchecks-models")))
 
@@ -39,7 +39,7 @@ def model_cache(request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def trained_mlp(digits, model_cache):
     from mlchecks.config import ModelSpec
-    from mlchecks.training import train
+    from mlchecks.model.training import train
 
     spec = ModelSpec(name="mlp", builder="mlp", epochs=MLP_EPOCHS)
     return train(spec, digits, seed=0, cache=model_cache)
@@ -48,7 +48,7 @@ def trained_mlp(digits, model_cache):
 @pytest.fixture(scope="session")
 def trained_cnn(digits, model_cache):
     from mlchecks.config import ModelSpec
-    from mlchecks.training import train
+    from mlchecks.model.training import train
 
     spec = ModelSpec(name="cnn", builder="cnn", epochs=CNN_EPOCHS)
     return train(spec, digits, seed=0, cache=model_cache)

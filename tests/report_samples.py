@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlchecks.checks import CheckResult, accuracy_min
+from mlchecks.checks.accuracy import accuracy_min
 from mlchecks.config import ModelSpec, Thresholds
-from mlchecks.evaluation import Evaluation
-from mlchecks.gate import GateDecision
 from mlchecks.report.data import ReportData, build
+from mlchecks.result import CheckResult
+from mlchecks.run.gate import GateDecision
+from mlchecks.stats.evaluation import Evaluation
 
 XSS = "<script>alert(1)</script>"
 FORGOTTEN, CONFUSED_WITH = 3, 5
@@ -63,7 +64,7 @@ def rejected_checks(
             "holdouts": [{"holdout": "h0001", "introduced_by": "0001", "best_version": "0001",
                           "best_accuracy": 0.97, "candidate_accuracy": 0.968,
                           "forgetting": 0.002, "regressed": False}],
-            # As mlchecks.gate builds it: holdout ids are content hashes.
+            # As mlchecks.run.gate builds it: holdout ids are content hashes.
             "matrix": {"versions": ["0001", "candidate"], "holdouts": ["9f2c41d0", "h-new"],
                        "introduced_by": ["0001", "candidate"],
                        "accuracy": [[0.97, None], [0.968, candidate.accuracy]]},

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from mlchecks import behaviour
+from mlchecks.checks import behaviour
 from mlchecks.config import ModelSpec, Settings, Thresholds
-from mlchecks.session import Session
-from mlchecks.training import TrainedModel
+from mlchecks.model.training import TrainedModel
+from mlchecks.run.session import Session
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlchecks import bench
+from mlchecks import measure as bench
+from mlchecks._util.text import table
+from mlchecks.checks import speed as speed_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = bench.Plan(train_steps=5, train_rounds=2, latency_rounds=5, predict_rounds=2)
@@ -31,7 +33,7 @@ def figures(normalised: float, kind: str = "CPU", rate: float = 1000.0) -> dict:
 
 
 def test_without_champion_speed_is_recorded_not_judged():
-    result = bench.speed_check(figures(0.01), None, 0.25, model="mlp", where="mlp on digits")
+    result = speed_checks.speed_check(figures(0.01), None, 0.25, model="mlp", where="mlp on digits")
     assert (result.id, result.category, result.passed, result.severity) == (
         "speed.training",
         "speed",
@@ -47,7 +49,7 @@ def test_without_champion_speed_is_recorded_not_judged():
     ("current", "passed"), [(0.30, True), (0.19, True), (0.1875, True), (0.18, False)]
 )
 def test_normalised_figure_is_judged_against_the_champion_with_tolerance(current, passed):
-    result = bench.speed_check(figures(current), figures(0.25), 0.25)
+    result = speed_checks.speed_check(figures(current), figures(0.25), 0.25)
     assert result.passed is passed
     assert result.threshold == pytest.approx(0.1875)
     assert result.severity == "error" and result.blocking is (not passed)
@@ -56,25 +58,25 @@ def test_normalised_figure_is_judged_against_the_champion_with_tolerance(current
 
 
 def test_champion_may_be_a_stored_check_and_other_devices_are_not_compared():
-    stored = bench.speed_check(figures(0.25), None).to_json()  # what a registry keeps
-    assert bench.speed_check(figures(0.1), stored, 0.25).passed is False
+    stored = speed_checks.speed_check(figures(0.25), None).to_json()  # what a registry keeps
+    assert speed_checks.speed_check(figures(0.1), stored, 0.25).passed is False
     gpu = figures(0.02, kind="GPU")
-    result = bench.speed_check(figures(0.3), gpu, 0.25)
+    result = speed_checks.speed_check(figures(0.3), gpu, 0.25)
     assert result.passed and result.severity == "info"
     assert "champion was measured on GPU, this run on CPU: not comparable" in result.message
 
 
 def test_speed_check_rejects_bad_input():
     with pytest.raises(ValueError, match="normalised"):
-        bench.speed_check({"samples_per_s": 3.0}, None)
+        speed_checks.speed_check({"samples_per_s": 3.0}, None)
     with pytest.raises(ValueError, match="speed_tolerance must be a number >= 0"):
-        bench.speed_check(figures(0.1), None, -0.1)
+        speed_checks.speed_check(figures(0.1), None, -0.1)
 
 
 def test_speed_check_needs_no_keras():
     code = (
-        "import sys; from mlchecks import bench;"
-        "r = bench.speed_check({'normalised': 0.2}, {'normalised': 0.3}, 0.25);"
+        "import sys; from mlchecks.checks import speed as speed_checks;"
+        "r = speed_checks.speed_check({'normalised': 0.2}, {'normalised': 0.3}, 0.25);"
         "print(r.passed, sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -120,7 +122,7 @@ def test_plan_validation():
 
 def test_spread_and_table():
     assert bench.spread([2.0, 1.0, 4.0]) == (1.0, 2.0, 4.0, 1.5)
-    text = bench.table([{"a": "tf", "b": 1234.5}], [("a", "backend", ""), ("b", "s/s", ",.0f")])
+    text = table([{"a": "tf", "b": 1234.5}], [("a", "backend", ""), ("b", "s/s", ",.0f")])
     assert text.splitlines() == ["backend    s/s", "-------  -----", "tf       1,234"]
 
 
@@ -149,7 +151,7 @@ def test_backend_table_keeps_the_latest_row_per_backend(tmp_path):
 
 
 def test_count_flops_of_the_reference_models():
-    from mlchecks import zoo
+    from mlchecks.model import zoo
 
     mlp = bench.count_flops(zoo.mlp((8, 8, 1), 10))
     assert mlp.forward == 2 * (64 * 128 + 128 * 10)
@@ -174,7 +176,7 @@ def test_count_flops_names_layers_it_cannot_count():
 
 
 def test_training_benchmark_leaves_the_model_unchanged(trained_mlp, digits):
-    from mlchecks.training import weights_digest
+    from mlchecks.model.training import weights_digest
 
     model = trained_mlp.model
     before = weights_digest(model)
@@ -196,8 +198,8 @@ def test_training_benchmark_leaves_the_model_unchanged(trained_mlp, digits):
 def test_preserved_state_zeroes_optimizer_slots_a_benchmark_created(digits):
     import keras
 
-    from mlchecks import training
     from mlchecks.config import ModelSpec
+    from mlchecks.model import training
 
     training.set_seed(1)
     model = training.build(ModelSpec(name="m", builder="mlp"), digits)
@@ -219,14 +221,14 @@ def test_predict_latency_and_throughput(trained_mlp, digits):
     latency = bench.measure_latency(model, digits.x_test, plan=SMALL, probe=probe)
     assert (latency.batch_size, latency.rounds) == (1, 5)
     assert latency.min_s <= latency.median_s <= latency.p95_s <= latency.max_s
-    check = bench.info_check(latency, model="mlp", where="mlp on digits")
+    check = speed_checks.info_check(latency, model="mlp", where="mlp on digits")
     assert check.id == "speed.predict_latency" and check.value == pytest.approx(
         latency.median_s * 1e3
     )
     throughput = bench.measure_predict_throughput(model, digits.x_test, plan=SMALL, probe=probe)
     assert throughput.batch_size == min(SMALL.predict_batch, digits.n_test)
     assert throughput.normalised > 0
-    assert bench.info_check(throughput).id == "speed.predict_throughput"
+    assert speed_checks.info_check(throughput).id == "speed.predict_throughput"
 
 
 def test_memo_round_trip(tmp_path, trained_mlp, digits):
@@ -238,7 +240,7 @@ def test_memo_round_trip(tmp_path, trained_mlp, digits):
     again = bench.load_memo(path)
     assert again is not None and again.memoised and not speed.memoised
     assert again.to_json() == {**speed.to_json(), "memoised": True}
-    assert "reused from the model cache" in bench.budget_text(again)
+    assert "reused from the model cache" in speed_checks.budget_text(again)
     path.write_text("{not json")
     assert bench.load_memo(path) is None
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from mlchecks import checks
+from mlchecks.checks import accuracy as checks
 from mlchecks.config import ModelSpec, Thresholds
-from mlchecks.evaluation import Evaluation
+from mlchecks.stats.evaluation import Evaluation
 
 NAMES = tuple(f"class-{c}" for c in range(4))
 

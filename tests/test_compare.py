@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlchecks import compare
+from mlchecks.checks import regression as compare
 from mlchecks.config import Thresholds
 
 DEFAULT = Thresholds()

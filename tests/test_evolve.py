@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlchecks import evolve
 from mlchecks.config import settings_from_table
 from mlchecks.errors import ConfigError
 from mlchecks.registry import open_registry
+from mlchecks.run import evolve
 
 
 def test_increments_split_the_classes(digits):

@@ -22,7 +22,7 @@ import pytest
 from helpers import run_cli
 from reliability import tally  # counted in the reliability summary line when run with it
 
-from mlchecks import compare
+from mlchecks.checks import regression as compare
 from mlchecks.config import ModelSpec, Thresholds
 from mlchecks.errors import GateExit
 from mlchecks.registry import open_registry
@@ -37,7 +37,7 @@ RESEEDS = (0, 1, 2, 3, 4)  # 5 seeds: 20 ordered pairs
 @pytest.fixture(scope="session")
 def gate_models(digits, request) -> dict[str, Path]:
     """The extra recipes as .keras files, trained once per machine/versions and cached."""
-    from mlchecks import training
+    from mlchecks.model import training
 
     env = training.environment_light()
     tag = f"{digits.fingerprint}-{env['keras']}-{env['backend']}-{env['backend_version']}"
@@ -60,7 +60,7 @@ def gate_models(digits, request) -> dict[str, Path]:
 
 def predicted(trained, digits) -> np.ndarray:
     """Predicted class ids on the test split, memoised like Session.predictions does."""
-    from mlchecks.training import predict, save_memo
+    from mlchecks.model.training import predict, save_memo
 
     memo = trained.memo_path(f"predict:test:{digits.fingerprint}", ".npy")
     if memo is not None and memo.is_file():
@@ -74,7 +74,7 @@ def predicted(trained, digits) -> np.ndarray:
 @pytest.fixture(scope="session")
 def reseeds(digits, model_cache, trained_mlp) -> dict[int, np.ndarray]:
     """Test-split predictions of the reference MLP recipe trained with 5 seeds (cached)."""
-    from mlchecks.training import train
+    from mlchecks.model.training import train
 
     spec = ModelSpec(name="mlp", builder="mlp", epochs=20)  # as conftest's trained_mlp
     out = {0: predicted(trained_mlp, digits)}
@@ -107,7 +107,7 @@ def files(root: Path) -> dict[str, bytes]:
 def test_recipes_make_the_intended_pair(gate_models, digits):
     """The fixture models are what the scenario needs: forgetful beats weak overall and has
     lost class 3."""
-    from mlchecks.training import load_model, predict
+    from mlchecks.model.training import load_model, predict
 
     acc = {}
     for name, path in gate_models.items():
@@ -168,7 +168,7 @@ def test_without_promote_option_the_registry_is_only_read(project, gate_models):
 def test_verdict_calibration_on_reseeds(reseeds, digits, gate_models):
     """20 ordered pairs of reseeds of the reference recipe, gated against each other: the
     default rule rejects at most 5% (1 pair); the planted class-3 loss is caught every time."""
-    from mlchecks.training import load_model, predict
+    from mlchecks.model.training import load_model, predict
 
     t = Thresholds()
     y = digits.y_test
@@ -218,9 +218,9 @@ def default_gate_dir(tmp_path: Path, name: str, cache: Path, registry: Path, see
 def promote_in_process(registry: Path, cache: Path, digits, seed: int = 0) -> None:
     """Make the seed-`seed` reference MLP champion of lineage 'mlp' (the gate's own steps:
     baseline, regression checks, promotion), without running every suite."""
-    from mlchecks import gate
     from mlchecks.config import settings_from_table
-    from mlchecks.session import Session
+    from mlchecks.run import gate
+    from mlchecks.run.session import Session
 
     table = {"registry": str(registry), "cache_dir": str(cache), "seed": seed,
              "models": [{"name": "mlp", "builder": "mlp", "epochs": 20}]}  # fmt: skip
@@ -246,7 +246,7 @@ def test_sigkill_during_a_gates_promotion_keeps_a_loadable_champion(
     reg = open_registry(registry)
     assert reg.state("mlp").champion == "0001" and reg.verify("mlp") == []
     assert reg.leftovers("mlp")  # the new version's folder, never committed to the index
-    from mlchecks.training import load_model
+    from mlchecks.model.training import load_model
 
     model = load_model(reg.model_path("mlp", "0001"))  # loadable, sha256-checked
     assert model.output_shape == (None, 10)

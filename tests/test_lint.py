@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import run_cli
 
-from mlchecks import lint
+from mlchecks.checks import setup as lint
 from mlchecks.config import ModelSpec
 from mlchecks.data import load_dataset
 from mlchecks.data.dataset import from_arrays, synthetic
@@ -134,7 +134,7 @@ def test_article_cases_on_real_mnist(keras, mnist_t10k):
 @pytest.mark.parametrize("data", ["digits", "synthetic:200"])
 @pytest.mark.parametrize("builder", ["mlp", "cnn"])
 def test_reference_models_have_no_finding(keras, builder, data):
-    from mlchecks.training import build
+    from mlchecks.model.training import build
 
     ds = load_dataset(data)
     model = build(ModelSpec(name=builder, builder=builder), ds)
@@ -331,7 +331,7 @@ def article_files(keras, tmp_path_factory, mnist_like):
 
 def test_keras_file_is_linted_without_importing_keras(article_files):
     code = (
-        "import sys; from mlchecks import lint; from mlchecks.data.dataset import load_npz;"
+        "import sys; from mlchecks.checks import setup as lint; from mlchecks.data.dataset import load_npz;"
         "from pathlib import Path; d = Path(sys.argv[1]);"
         "f = lint.findings(d / 'cnn.keras', load_npz(d / 'mnist_onehot.npz'));"
         "print(sorted(x.id for x in f)); print('keras' in sys.modules)"

@@ -23,7 +23,7 @@ def test_pytest_help_imports_no_ml_framework(tmp_path):
 
 def test_importing_the_package_is_light():
     code = (
-        "import sys, mlchecks, mlchecks.plugin, mlchecks.fixtures, mlchecks.cli, mlchecks.gate;"
+        "import sys, mlchecks, mlchecks.plugin, mlchecks.plugin.fixtures, mlchecks.cli, mlchecks.run.gate;"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -100,7 +100,7 @@ def test_record_check_fails_with_the_message_and_summarises(project):
 def test_accuracy_suite_message_names_model_data_backend_value_threshold(project):
     project.makepyfile(
         test_acc="""
-        from mlchecks import checks
+        from mlchecks.checks import accuracy as checks
 
         def test_accuracy(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
             record_check(checks.accuracy_min(

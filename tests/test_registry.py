@@ -163,7 +163,7 @@ def test_tampered_champion_is_detected_not_used(tmp_path):
     with pytest.raises(RegistryError, match="sha256"):
         reg.model_path("mlp", "0001")
     assert any("sha256" in p for p in reg.verify("mlp"))
-    from mlchecks.gate import load_baseline
+    from mlchecks.run.gate import load_baseline
 
     with pytest.raises(RegistryError, match="tampered"):
         load_baseline(reg, "mlp")

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from report_samples import CONFUSED_WITH, FORGOTTEN, XSS, rejected_report
 
-from mlchecks.checks import CheckResult
 from mlchecks.config import ModelSpec, Settings
-from mlchecks.evaluation import Evaluation
-from mlchecks.gate import GateDecision, write_json
 from mlchecks.report import data as report_data
 from mlchecks.report import write_report
 from mlchecks.report.html import index_entries, render_html, write_index
+from mlchecks.result import CheckResult
+from mlchecks.run.gate import GateDecision, write_json
+from mlchecks.stats.evaluation import Evaluation
 
 BUDGET_BYTES = 2 * 1024 * 1024
 BUDGET_SECONDS = 1.0
@@ -55,7 +55,7 @@ def section_ids(page: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def mlp_probs(trained_mlp, digits):
-    from mlchecks.training import predict
+    from mlchecks.model.training import predict
 
     return predict(trained_mlp.model, digits.x_test)
 
@@ -236,7 +236,7 @@ def test_history_and_flips_from_other_shapes(digits):
 
 
 def test_regression_intervals_are_of_the_delta():
-    details = {"lower": -0.02, "ci": [-0.0222, 0.004]}  # as mlchecks.compare writes them
+    details = {"lower": -0.02, "ci": [-0.0222, 0.004]}  # as mlchecks.checks.regression writes them
     regression = CheckResult("regression.accuracy", "regression", True, 0.9711, 0.975, "ok",
                              model="m", details=details)  # fmt: skip
     own = CheckResult("accuracy.min", "accuracy", True, 0.97, 0.9, "ok", model="m",
@@ -361,7 +361,7 @@ def test_a_killed_index_write_never_leaves_a_broken_page(tmp_path):
 
 def test_gate_puts_the_report_path_into_the_decision(tmp_path, monkeypatch, digits):
     from mlchecks import cli
-    from mlchecks.session import Session
+    from mlchecks.run.session import Session
 
     monkeypatch.chdir(tmp_path)
     settings = Settings(models=(ModelSpec("mlp"),), reports="out/reports", root=str(tmp_path))
@@ -389,8 +389,8 @@ def test_building_a_report_imports_no_keras(tmp_path):
         import numpy as np
         from pathlib import Path
         from mlchecks.data import load_dataset
-        from mlchecks.evaluation import Evaluation
-        from mlchecks.checks import accuracy_min
+        from mlchecks.stats.evaluation import Evaluation
+        from mlchecks.checks.accuracy import accuracy_min
         from mlchecks.config import Thresholds
         from mlchecks.report import build, write_report
         ds = load_dataset("synthetic:500")
@@ -413,7 +413,7 @@ def test_building_a_report_imports_no_keras(tmp_path):
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 CHECKS_TEST = """
-from mlchecks.checks import CheckResult
+from mlchecks.result import CheckResult
 
 def test_passes(record_check):
     record_check(CheckResult("accuracy.demo", "accuracy", True, 0.97, 0.9, "demo ok", model="m"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from report_samples import XSS, rejected_report
 
-from mlchecks.checks import CheckResult
 from mlchecks.report import build, write_report
+from mlchecks.result import CheckResult
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def chrome(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mlp_probs(trained_mlp, digits):
-    from mlchecks.training import predict
+    from mlchecks.model.training import predict
 
     return predict(trained_mlp.model, digits.x_test)
 

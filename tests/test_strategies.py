@@ -8,7 +8,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from mlchecks import strategies
-from mlchecks.behaviour import hypothesis_settings
+from mlchecks.checks.behaviour import hypothesis_settings
 from mlchecks.data.dataset import from_arrays
 
 rng = np.random.default_rng(0)

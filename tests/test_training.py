@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from mlchecks.config import ModelSpec
-from mlchecks.evaluation import Evaluation
-from mlchecks.training import ModelCache, predict, train, weights_digest
+from mlchecks.model.training import ModelCache, predict, train, weights_digest
+from mlchecks.stats.evaluation import Evaluation
 
 
 @pytest.mark.parametrize("fixture", ["trained_mlp", "trained_cnn"])
@@ -38,7 +38,7 @@ _SCRIPT = textwrap.dedent(
     import json, sys
     from mlchecks.config import ModelSpec
     from mlchecks.data import load_dataset
-    from mlchecks.training import train, weights_digest
+    from mlchecks.model.training import train, weights_digest
     ds = load_dataset("synthetic:600")
     trained = train(ModelSpec(name="m", builder=sys.argv[1], epochs=2), ds, seed=int(sys.argv[2]))
     print(json.dumps({"digest": weights_digest(trained.model)}))
@@ -130,7 +130,7 @@ def test_cache_key_depends_on_what_changes_the_model(tmp_path, digits):
 
 def test_predictions_are_memoised_in_the_entry(tmp_path, digits):
     from mlchecks.config import settings_from_table
-    from mlchecks.session import Session
+    from mlchecks.run.session import Session
 
     settings = settings_from_table(
         {"models": [{"name": "tiny", "builder": "mlp", "epochs": 1}], "cache_dir": str(tmp_path)},

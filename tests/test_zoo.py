@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks import zoo
 from mlchecks.errors import ModelError
+from mlchecks.model import zoo
 
 
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3), (8, 8)])
@@ -43,7 +43,7 @@ def test_cnn_refuses_flat_features():
 
 
 def test_get_by_import_path():
-    assert zoo.get("mlchecks.zoo:mlp") is zoo.mlp
+    assert zoo.get("mlchecks.model.zoo:mlp") is zoo.mlp
     assert zoo.get({"builder": "cnn"}) is zoo.cnn
     assert zoo.get(zoo.mlp) is zoo.mlp
 
@@ -53,7 +53,7 @@ def test_get_by_import_path():
     [
         ("resnet", "unknown model builder 'resnet'"),
         ("no_such_pkg.models:build", "cannot import 'no_such_pkg.models'"),
-        ("mlchecks.zoo:nothing", "no callable 'nothing'"),
+        ("mlchecks.model.zoo:nothing", "no callable 'nothing'"),
         (42, "of type int"),
         ({"name": "x"}, "'builder' key"),
     ],

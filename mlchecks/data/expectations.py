@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import SEVERITIES, CheckResult
 from mlchecks.data import profile as profiles
 from mlchecks.errors import ConfigError, DataError
+from mlchecks.result import SEVERITIES, CheckResult
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import CheckResult
 from mlchecks.errors import DataError
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
     from mlchecks.data.dataset import Dataset

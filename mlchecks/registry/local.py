@@ -27,7 +27,7 @@ reported, never read as an empty lineage (whose next promotion would clean the v
 A write that fails for the machine's reasons (disk full, I/O error) removes its half-built
 version and raises :class:`RegistryWriteError` (exit 3) saying what the champion is now.
 
-Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks.faults`): ``promote:locked``,
+Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks._util.faults`): ``promote:locked``,
 ``promote:mid-copy``, ``promote:after-copy``, ``promote:after-holdout``,
 ``promote:after-record``, ``promote:after-rename``, ``promote:index-tmp``,
 ``promote:after-index``, ``promote:done``; ``create:index-tmp``, ``rollback:index-tmp``,
@@ -51,7 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from mlchecks import faults
+from mlchecks._util import faults
+from mlchecks._util.io import atomic_write, fsync_dir, fsync_file
 from mlchecks.errors import GateExit, RegistryError
 from mlchecks.registry import (
     FORMAT,
@@ -94,34 +95,9 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
 def _atomic_write(path: Path, write: Callable[[Any], None], fault: str | None = None) -> None:
-    """Write through ``write(binary_file)`` to a temp file, fsync, rename, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if fault:
-            faults.point(fault)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _fsync_dir(path.parent)
+    """Write through ``write(binary_file)``: temp file, fsync, rename, fsync the folder."""
+    atomic_write(path, write, durable=True, fault=fault)
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -417,14 +393,14 @@ class LocalRegistry:
             raw = _json_bytes(record.to_json())
             (staging / RECORD).write_bytes(raw)
             for child in (MODEL, PREDICTIONS, RECORD):
-                _fsync_file(staging / child)
-            _fsync_dir(staging)
+                fsync_file(staging / child)
+            fsync_dir(staging)
             faults.point("promote:after-record")
 
             target = folder / "versions" / version
             os.rename(staging, target)
-            _fsync_dir(folder / "versions")
-            _fsync_dir(staging_root)
+            fsync_dir(folder / "versions")
+            fsync_dir(staging_root)
             faults.point("promote:after-rename")
 
             entry = VersionEntry(version, hashlib.sha256(raw).hexdigest(), record.created)

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from mlchecks.report.data import ReportData, build, from_decision, from_session, new_run_id
 
 if TYPE_CHECKING:
-    from mlchecks.checks import CheckResult
     from mlchecks.config import Settings
-    from mlchecks.gate import GateDecision
-    from mlchecks.session import Session
+    from mlchecks.result import CheckResult
+    from mlchecks.run.gate import GateDecision
+    from mlchecks.run.session import Session
 
 __all__ = [
     "OFF",

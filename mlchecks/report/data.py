@@ -27,7 +27,7 @@ through ``CheckResult.details``; the check's ``model`` names the model they belo
   ``regression.forgetting`` ``holdouts`` rows (``holdout``, ``introduced_by``,
   ``best_version``, ``best_accuracy``, ``candidate_accuracy``, ``forgetting``, ``regressed``).
 
-Figures the run computed itself fill the gaps: an :class:`~mlchecks.evaluation.Evaluation` gives
+Figures the run computed itself fill the gaps: an :class:`~mlchecks.stats.evaluation.Evaluation` gives
 the accuracy interval, per-class recall and the confusion matrix; a training record gives the
 training curves. Details that do not have the documented shape are skipped, not fatal: a report
 must never turn a verdict into a crash.
@@ -49,13 +49,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import CheckResult
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
     from mlchecks.data import Dataset
-    from mlchecks.evaluation import Evaluation
-    from mlchecks.gate import GateDecision
-    from mlchecks.session import Session
+    from mlchecks.run.gate import GateDecision
+    from mlchecks.run.session import Session
+    from mlchecks.stats.evaluation import Evaluation
 
 __all__ = [
     "MAX_FLIPS",
@@ -305,7 +305,7 @@ def from_session(
     run_id: str | None = None,
     checks: Sequence[CheckResult] | None = None,
 ) -> ReportData:
-    """A report of a run from its :class:`~mlchecks.session.Session`, using only what it holds.
+    """A report of a run from its :class:`~mlchecks.run.session.Session`, using only what it holds.
 
     The dataset, evaluations and training records are read only where the run already loaded
     them (a pytest session that never touched a model gets a page of checks), so a report
@@ -363,13 +363,13 @@ def build(
         source: ``gate`` or ``pytest``. Defaults to ``gate``.
         run_id: the run's folder name. Defaults to :func:`new_run_id`.
         decision: the gate's decision (verdict, versions, notes). Defaults to deciding from
-            ``checks`` with :func:`mlchecks.gate.decide`.
+            ``checks`` with :func:`mlchecks.run.gate.decide`.
         dataset: the dataset, for class names, flip images and labels. Defaults to none.
         evaluations: model name -> its evaluation on the test split. Defaults to none.
-        records: model name -> its :class:`~mlchecks.training.TrainingRecord`. Defaults to none.
+        records: model name -> its :class:`~mlchecks.model.training.TrainingRecord`. Defaults to none.
         created: time of the run. Defaults to now.
     """
-    from mlchecks.gate import decide
+    from mlchecks.run.gate import decide
 
     now = created or _dt.datetime.now(_dt.UTC)
     evaluations = dict(evaluations or {})

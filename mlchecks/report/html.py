@@ -16,7 +16,7 @@ Layout on disk (``write_report``)::
 Every file is written to a temporary file and renamed into place, and the index is rebuilt
 under a file lock, so a killed or concurrent run never leaves a truncated page behind.
 
-Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks.faults`), each half-way through writing
+Fault points (``MLCHECKS_FAULT``, see :mod:`mlchecks._util.faults`), each half-way through writing
 the file: ``report:mid-page``, ``report:mid-summary``, ``report:mid-index``.
 """
 
@@ -26,13 +26,11 @@ import dataclasses
 import functools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlchecks import faults
+from mlchecks._util.io import atomic_write
 
 if TYPE_CHECKING:
     import jinja2
@@ -141,30 +139,7 @@ def write_index(folder: Path) -> Path:
 
 
 def _atomic_write(path: Path, text: str, fault: str | None = None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); a report is meant to be read and served.
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            half = len(text) // 2
-            f.write(text[:half])
-            if fault:  # a kill here leaves half a file: the temp file, never ``path``
-                f.flush()
-                faults.point(fault)
-            f.write(text[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    atomic_write(path, text, durable=True, fault=fault, shared=True)
 
 
 # --- formatting ------------------------------------------------------------------------------

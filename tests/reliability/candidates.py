@@ -47,7 +47,7 @@ def _build(input_shape: tuple[int, ...], constant: bool = False):
 
 def models(cache_root: Path, digits) -> dict[str, Path]:
     """The three models as ``.keras`` files under ``cache_root`` (built on first use)."""
-    from mlchecks import training
+    from mlchecks.model import training
 
     env = training.environment_light()
     tag = f"{digits.fingerprint}-{env['keras']}-{env['backend']}"
@@ -120,10 +120,10 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]
 def seed_champion(folder: Path, model_file: Path) -> str:
     """Promote ``model_file`` into the project's registry in-process (as a gate would, with its
     real predictions on the project's test split); returns the version."""
-    from mlchecks import gate as gate_module
     from mlchecks.data import load_dataset
+    from mlchecks.model.training import load_model, predict
     from mlchecks.registry import NewVersion, open_registry, sha256_file
-    from mlchecks.training import load_model, predict
+    from mlchecks.run import gate as gate_module
 
     dataset = load_dataset(str(folder / "d.npz"))
     holdout = gate_module.current_holdout(dataset)

@@ -10,7 +10,7 @@ import pytest
 from helpers import run_cli
 
 from mlchecks.errors import GateExit, ModelError
-from mlchecks.training import check_archive, load_model
+from mlchecks.model.training import check_archive, load_model
 
 from . import tally
 
@@ -158,7 +158,7 @@ def test_bad_model_files_through_the_gate(tmp_path, trained_mlp, digits):
 
 
 def test_uncompiled_model_still_loads_and_predicts(tmp_path, digits):
-    from mlchecks import zoo
+    from mlchecks.model import zoo
 
     model = zoo.mlp(digits.input_shape, 10)
     model.save(tmp_path / "uncompiled.keras")

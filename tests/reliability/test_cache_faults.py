@@ -18,7 +18,7 @@ TRAIN = textwrap.dedent(
     import json, sys
     from mlchecks.config import ModelSpec
     from mlchecks.data import load_dataset
-    from mlchecks.training import ModelCache, train, weights_digest
+    from mlchecks.model.training import ModelCache, train, weights_digest
     ds = load_dataset("synthetic:300")
     trained = train(ModelSpec(name="m", builder="mlp", epochs=1), ds, seed=0,
                     cache=ModelCache(sys.argv[1]))
@@ -56,7 +56,7 @@ def test_killed_cache_writes_are_never_read_back(tmp_path):
         # and the entry it wrote is whole: this process reads it back, same weights
         from mlchecks.config import ModelSpec
         from mlchecks.data import load_dataset
-        from mlchecks.training import ModelCache, train, weights_digest
+        from mlchecks.model.training import ModelCache, train, weights_digest
 
         ds = load_dataset("synthetic:300")
         hit = train(

@@ -223,7 +223,7 @@ def test_a_full_model_cache_only_costs_the_memo(tmp_path, monkeypatch):
     ENOSPC is skipped and the run goes on with the value it computed."""
     import errno
 
-    from mlchecks import training
+    from mlchecks.model import training
 
     def full(_path):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from mlchecks.errors import GateExit, RegistryError
-from mlchecks.gate import load_baseline
 from mlchecks.registry import Holdout, NewVersion, open_registry, sha256_file
+from mlchecks.run.gate import load_baseline
 
 from . import candidates, tally
 

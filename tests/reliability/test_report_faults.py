@@ -28,7 +28,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from mlchecks.checks import CheckResult
+    from mlchecks.result import CheckResult
     from mlchecks.report.data import build
     from mlchecks.report.html import write_report
 

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mlchecks import options
+from mlchecks.config import options
 from mlchecks.errors import MlchecksError
 
 if TYPE_CHECKING:
-    from mlchecks.session import Session
+    from mlchecks.run.session import Session
+
+# The fixtures live beside this module; one pytest11 entry point loads both.
+pytest_plugins = ["mlchecks.plugin.fixtures"]
 
 SESSION_KEY = pytest.StashKey["Session"]()
 GATE_CONTEXT = "is_mlchecks_gate_context"
@@ -119,7 +122,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def session_of(config: pytest.Config) -> Session:
-    """The run's :class:`~mlchecks.session.Session` (built on first use)."""
+    """The run's :class:`~mlchecks.run.session.Session` (built on first use)."""
     holder = config.stash[SESSION_KEY]
     if isinstance(holder, _LazySession):
         holder = holder.get()
@@ -135,7 +138,7 @@ class _LazySession:
 
     def get(self) -> Session:
         from mlchecks.config import ModelSpec, load_settings
-        from mlchecks.session import Session
+        from mlchecks.run.session import Session
 
         opts = self.config.option
         overrides = options.overrides(vars(opts), prefix="mlchecks-")
@@ -191,7 +194,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"{mark:5} {c.id:28} {c.message}")
         terminalreporter.write_line(f"mlchecks: {len(checks)} checks, {len(failed)} failed")
         if any(c.category == "speed" for c in checks):
-            from mlchecks import bench
+            from mlchecks import measure as bench
 
             settings = holder.settings
             speed = bench.backend_table(settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE)
@@ -233,7 +236,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _promote(config: pytest.Config, exitstatus: int, lines: list[str]) -> int:
     from mlchecks.errors import ConfigError, GateExit
-    from mlchecks.gate import decide, promote_all
+    from mlchecks.run.gate import decide, promote_all
 
     if config.getoption("dist", "no") not in ("no", None):
         msg = (

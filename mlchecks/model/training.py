@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks import zoo
 from mlchecks.config import ModelSpec
 from mlchecks.errors import ModelError
+from mlchecks.model import zoo
 
 if TYPE_CHECKING:
     import keras
@@ -359,6 +359,23 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndar
     return np.asarray(out, dtype=np.float32)
 
 
+def serialize(model: Any) -> dict[str, Any]:
+    """The Keras serialisation of an in-memory model (architecture + ``compile_config``).
+
+    Raises:
+        ModelError: ``model`` is not a ``keras.Model``.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        msg = (
+            f"the lint needs a keras.Model, a .keras file or a TrainedModel; received "
+            f"{type(model).__name__}"
+        )
+        raise ModelError(msg)
+    return keras.saving.serialize_keras_object(model)  # type: ignore[no-any-return]
+
+
 def weights_digest(model: keras.Model) -> str:
     """sha256 of all weights: equal digests mean bit-identical models."""
     h = hashlib.sha256()
@@ -428,7 +445,7 @@ class ModelCache:
         return TrainedModel(spec.name, None, spec, record, model_path, memo_dir=entry / "memo")
 
     def _store(self, entry: Path, model: keras.Model, record: TrainingRecord) -> None:
-        from mlchecks import faults
+        from mlchecks._util import faults
 
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=self.root))
         try:
@@ -449,21 +466,9 @@ class ModelCache:
 
 
 def save_memo(path: Path, write: Any) -> bool:
-    """Write a memo file atomically: ``write(tmp_path)`` then rename into place.
+    """Write a memo file atomically (``write(tmp_path)`` then rename); see
+    :func:`mlchecks._util.io.try_write`: a failed write is skipped. Returns whether it was
+    written."""
+    from mlchecks._util.io import try_write
 
-    A memo only saves time on a later run, so a failed write (disk full, read-only cache) is
-    skipped, never an error of the run. Returns whether the memo was written.
-    """
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        write(Path(tmp))
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        return False
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    return try_write(path, write)

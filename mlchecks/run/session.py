@@ -10,17 +10,17 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlchecks.checks import CheckResult
 from mlchecks.config import ModelSpec, Settings, active_backend
 from mlchecks.data import Dataset, load_dataset
-from mlchecks.evaluation import Evaluation
+from mlchecks.result import CheckResult
+from mlchecks.stats.evaluation import Evaluation
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from mlchecks.gate import Baseline
+    from mlchecks.model.training import TrainedModel
     from mlchecks.registry import Registry
-    from mlchecks.training import TrainedModel
+    from mlchecks.run.gate import Baseline
 
 
 class Session:
@@ -40,7 +40,7 @@ class Session:
         self._evaluations: dict[str, Evaluation] = {}
         self.checks: list[CheckResult] = []
         self._lock = threading.Lock()
-        # Baselines, holdout predictions and regression results (mlchecks.gate), per run.
+        # Baselines, holdout predictions and regression results (mlchecks.run.gate), per run.
         self.gate_memo: dict[tuple[str, ...], object] = {}
         self._registry: Registry | None = None
 
@@ -64,7 +64,7 @@ class Session:
     def model(self, spec: ModelSpec) -> TrainedModel:
         """The trained model for ``spec``: in memory, from the model cache, or trained now."""
         if spec.name not in self._models:
-            from mlchecks.training import ModelCache, train
+            from mlchecks.model.training import ModelCache, train
 
             cache = ModelCache(self.settings.resolve(self.settings.cache_dir))
             self._models[spec.name] = train(
@@ -82,7 +82,7 @@ class Session:
             return self.model(spec)
         key = (spec.name, seed)
         if key not in self._seed_models:
-            from mlchecks.training import ModelCache, train
+            from mlchecks.model.training import ModelCache, train
 
             cache = ModelCache(self.settings.resolve(self.settings.cache_dir))
             self._seed_models[key] = train(
@@ -111,7 +111,8 @@ class Session:
         memoised in the model-cache entry like :meth:`predictions`."""
         import numpy as np
 
-        from mlchecks.training import predict, save_memo
+        from mlchecks._util.io import try_write as save_memo
+        from mlchecks.model.training import predict
 
         memo = trained.memo_path(f"predict:{key}", ".npy")
         if memo is not None and memo.is_file():
@@ -148,7 +149,7 @@ class Session:
     def baseline(self, spec: ModelSpec) -> Baseline | None:
         """What ``spec`` is judged against: its lineage's champion and history (``None``: no
         champion yet). Read from the registry once per run."""
-        from mlchecks.gate import load_baseline
+        from mlchecks.run.gate import load_baseline
 
         key = ("baseline", spec.name)
         if key not in self.gate_memo:

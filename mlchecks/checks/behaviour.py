@@ -18,7 +18,7 @@ digits here), and the result of a model trained by mlchecks is memoised in its c
 (:func:`run_check`), so a warm gate neither searches again nor loads the model. Call the
 functions here with a larger ``examples`` in your own tests for a deeper search.
 
-Keras is only touched through the model object passed in (and :func:`mlchecks.training.load_model`
+Keras is only touched through the model object passed in (and :func:`mlchecks.model.training.load_model`
 for the round trip); no pytest import.
 """
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import CheckResult
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
     import keras
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from mlchecks.config import ModelSpec, Thresholds
     from mlchecks.data import Dataset
-    from mlchecks.session import Session
+    from mlchecks.run.session import Session
 
 __all__ = [
     "EXAMPLES",
@@ -346,7 +346,7 @@ def round_trip(
     Compared on up to :data:`MAX_NOISE_SAMPLES` test samples and on generated batches.
     """
     from mlchecks import strategies
-    from mlchecks.training import load_model
+    from mlchecks.model.training import load_model
 
     name = _name(model, name)
     details: dict[str, Any] = {"examples": examples}
@@ -550,7 +550,7 @@ def run_check(
     returns it without loading the model or importing Keras. Saved candidates (no cache entry)
     are searched every time.
     """
-    from mlchecks.training import save_memo
+    from mlchecks._util.io import try_write as save_memo
 
     trained = session.model(spec)
     dataset = session.dataset

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlchecks import options
+from mlchecks.config import options
 from mlchecks.errors import ConfigError, GateExit, MlchecksError
 
 
@@ -49,11 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
     )
-    from mlchecks import lint
+    from mlchecks.cli import lint
 
     lint.add_arguments(sub.add_parser("lint", help="training-setup lint of a model and its data"))
-    from mlchecks import evolve
-    from mlchecks.registry import commands as registry_commands
+    from mlchecks.cli import registry as registry_commands
+    from mlchecks.run import evolve
 
     evolve.add_arguments(
         sub.add_parser("evolve", help="continual-learning demo, gate at every step")
@@ -72,15 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "gate":
             return int(run_gate(args))
         if args.command == "lint":
-            from mlchecks import lint
+            from mlchecks.cli import lint
 
             return int(lint.main(args))
         if args.command == "evolve":
-            from mlchecks import evolve
+            from mlchecks.run import evolve
 
             return int(evolve.run(args))
         if args.command == "registry":
-            from mlchecks.registry import commands as registry_commands
+            from mlchecks.cli import registry as registry_commands
 
             return int(registry_commands.run(args))
         raise ConfigError(f"unknown command {args.command!r}")  # pragma: no cover
@@ -108,10 +108,10 @@ def _one_line(text: str) -> str:
 
 def run_gate(args: argparse.Namespace) -> GateExit:
     """Validate inputs, run the suites through pytest on one Session, decide, write JSON."""
-    from mlchecks import gate
     from mlchecks.config import ModelSpec, load_settings
-    from mlchecks.gate import GateDecision, decide, write_json
-    from mlchecks.session import Session
+    from mlchecks.run import gate
+    from mlchecks.run.gate import GateDecision, decide, write_json
+    from mlchecks.run.session import Session
 
     start = time.perf_counter()
     overrides = options.overrides(vars(args))
@@ -132,7 +132,7 @@ def run_gate(args: argparse.Namespace) -> GateExit:
     dataset = session.dataset  # DataError -> exit 2 before any work
     # The training-setup lint runs first (a saved model is loaded by it: a bad file is exit 2):
     # a broken set-up is rejected before any training, and the suites are not run.
-    from mlchecks import lint
+    from mlchecks.run import lint
 
     setup_checks = lint.run_session(session)
     blocked = any(c.blocking for c in setup_checks)
@@ -265,7 +265,7 @@ class _GateContext:
 
 def suites_dir() -> Path:
     """The ready-made suites: inside the wheel, or ``suites/`` of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]
     for candidate in (here / "_suites", here.parent / "suites"):
         if candidate.is_dir():
             return candidate
@@ -287,7 +287,7 @@ def run_suites(session: Any, verbose: bool = False) -> _SuiteOutcome:
     ]
     args += ["-q"] if verbose else ["-p", "no:terminal"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        args += ["-p", "mlchecks.plugin", "-p", "mlchecks.fixtures"]
+        args += ["-p", "mlchecks.plugin"]
     code = pytest.main(args, plugins=[_GateContext(session, outcome)])
     if int(code) not in (0, 1):
         outcome.internal_errors.append(f"pytest exited with {code!r}")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import CheckResult
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
     from mlchecks.config import Thresholds

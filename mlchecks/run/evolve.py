@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlchecks.config.options import bounded
 from mlchecks.errors import ConfigError
-from mlchecks.options import bounded
 
 if TYPE_CHECKING:
     from mlchecks.config import Settings
@@ -125,10 +125,11 @@ def increments(dataset: Dataset, steps: int) -> list[tuple[list[int], Dataset]]:
 
 def _judge(settings: Settings, dataset: Dataset, model: Any, path: Path) -> tuple[Any, Any]:
     """Gate one candidate in-process: accuracy floor + regression checks; promote if accepted."""
-    from mlchecks import checks, gate
+    from mlchecks.checks import accuracy as checks
     from mlchecks.config import ModelSpec
-    from mlchecks.session import Session
-    from mlchecks.training import TrainedModel
+    from mlchecks.model.training import TrainedModel
+    from mlchecks.run import gate
+    from mlchecks.run.session import Session
 
     spec = ModelSpec(name=settings.name, path=str(path))
     trained = TrainedModel(settings.name, model, spec, path=path)
@@ -159,8 +160,8 @@ def evolve(
     echo: Any = print,
 ) -> EvolveResult:
     """Run the loop; ``settings.registry``/``settings.name`` say where versions go."""
-    from mlchecks import training
     from mlchecks.config import ModelSpec
+    from mlchecks.model import training
 
     start = time.perf_counter()
     parts = increments(dataset, steps)
@@ -230,8 +231,8 @@ def _accuracies(
 ) -> dict[str, float]:
     """The candidate's accuracy on every holdout so far, from the gate's own predictions
     (the earlier holdouts come from the registry, the newest is the current test split)."""
-    from mlchecks import gate
     from mlchecks.registry import holdout_id
+    from mlchecks.run import gate
 
     spec = session.settings.models[0]
     trained = session.model(spec)

@@ -21,25 +21,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks import compare
-from mlchecks.checks import CheckResult
+from mlchecks._util.io import atomic_write
+from mlchecks.checks import regression as compare
 from mlchecks.errors import GateExit, ModelError, RegistryError
 from mlchecks.registry import Holdout, NewVersion, VersionRecord, sha256_file
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
     from mlchecks.config import ModelSpec
     from mlchecks.data import Dataset
+    from mlchecks.model.training import TrainedModel
     from mlchecks.registry import Registry
-    from mlchecks.session import Session
-    from mlchecks.training import TrainedModel
+    from mlchecks.run.session import Session
 
 __all__ = [
     "Baseline",
@@ -119,16 +118,8 @@ def decide(checks: Sequence[CheckResult]) -> bool:
 
 def write_json(decision: GateDecision, path: Path) -> None:
     """Write the decision atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(decision.to_json(), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    text = json.dumps(decision.to_json(), indent=2, allow_nan=False) + "\n"
+    atomic_write(path, text)
 
 
 # --------------------------------------------------------------------------- baselines
@@ -379,7 +370,7 @@ def _data_profile(dataset: Dataset) -> dict[str, Any] | None:
 def _environment(trained: TrainedModel) -> dict[str, Any]:
     if trained.record is not None and trained.record.environment:
         return dict(trained.record.environment)
-    from mlchecks.training import environment_light
+    from mlchecks.model.training import environment_light
 
     return dict(environment_light())
 

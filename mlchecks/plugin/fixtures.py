@@ -14,14 +14,14 @@ from mlchecks.errors import MlchecksError
 from mlchecks.plugin import session_of
 
 if TYPE_CHECKING:
-    from mlchecks.checks import CheckResult
     from mlchecks.config import ModelSpec, Settings
     from mlchecks.data import Dataset
-    from mlchecks.evaluation import Evaluation
-    from mlchecks.gate import Baseline
+    from mlchecks.model.training import TrainedModel
     from mlchecks.registry import ReadOnlyRegistry
-    from mlchecks.session import Session
-    from mlchecks.training import TrainedModel
+    from mlchecks.result import CheckResult
+    from mlchecks.run.gate import Baseline
+    from mlchecks.run.session import Session
+    from mlchecks.stats.evaluation import Evaluation
 
 
 def _fail_clean(exc: MlchecksError) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import weakref
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -40,17 +39,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.checks import CheckResult
-from mlchecks.errors import GateExit, MlchecksError, ModelError
+from mlchecks.errors import ModelError
+from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
-    import argparse
 
-    from mlchecks.config import ModelSpec
     from mlchecks.data import Dataset
-    from mlchecks.session import Session
 
-__all__ = ["RULES", "Finding", "findings", "model_config", "run", "run_session", "run_spec"]
+
+__all__ = ["RULES", "Finding", "findings", "model_config", "run"]
 
 RULES: dict[str, str] = {
     "setup.label_encoding": "loss fits the labels (sparse: class ids, categorical: one-hot)",
@@ -156,7 +153,7 @@ def model_config(model: Any) -> dict[str, Any]:
 
     Args:
         model: a ``keras.Model``, a path to a ``.keras`` file (read without importing Keras), a
-            :class:`~mlchecks.training.TrainedModel`, or an already serialised dict.
+            :class:`~mlchecks.model.training.TrainedModel`, or an already serialised dict.
 
     Raises:
         ModelError: a file that is missing or not a readable Keras archive.
@@ -170,15 +167,9 @@ def model_config(model: Any) -> dict[str, Any]:
         if path is not None and Path(path).is_file():
             return _read_keras_config(Path(path))
         model = model.model
-    import keras
+    from mlchecks.model.training import serialize
 
-    if not isinstance(model, keras.Model):
-        msg = (
-            f"the lint needs a keras.Model, a .keras file or a TrainedModel; received "
-            f"{type(model).__name__}"
-        )
-        raise ModelError(msg)
-    return keras.saving.serialize_keras_object(model)  # type: ignore[no-any-return]
+    return serialize(model)
 
 
 def _read_keras_config(path: Path) -> dict[str, Any]:
@@ -786,106 +777,3 @@ def run(
     return out
 
 
-# ----------------------------------------------------------------------------- sessions
-_SESSION_RESULTS: weakref.WeakKeyDictionary[Session, dict[str, list[CheckResult]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def run_spec(session: Session, spec: ModelSpec) -> list[CheckResult]:
-    """Lint one configured model of ``session`` without training it; memoised per session.
-
-    A saved model is loaded (a bad file is a :class:`ModelError`, exit 2) and linted from its
-    file against the data's labels as unknown (they are its holdout, not its training labels).
-    A builder is linted from its entry in the model cache when trained already (no Keras import),
-    else built (not trained) once; mlchecks trains builders on class ids.
-    """
-    per_session = _SESSION_RESULTS.setdefault(session, {})
-    if spec.name in per_session:
-        return per_session[spec.name]
-    dataset = session.dataset
-    known = getattr(session, "_models", {}).get(spec.name)
-    source: Any
-    if spec.is_file:
-        source, label_format = session.model(spec), "unknown"
-    elif known is not None:
-        source, label_format = known, "ids"
-    else:
-        from mlchecks.training import ModelCache, build
-
-        settings = session.settings
-        cache = ModelCache(settings.resolve(settings.cache_dir))
-        entry = cache.root / cache.key(spec, dataset, settings.seed, settings.deterministic)
-        cached = entry / "model.keras"
-        source = cached if cached.is_file() else build(spec, dataset)
-        label_format = "ids"
-    results = run(source, dataset, name=spec.name, label_format=label_format)
-    per_session[spec.name] = results
-    return results
-
-
-def run_session(session: Session) -> list[CheckResult]:
-    """Lint every configured model of ``session`` (see :func:`run_spec`), before any training.
-
-    ``mlchecks gate`` calls this first and rejects when a result blocks.
-    """
-    results: list[CheckResult] = []
-    for spec in session.settings.models:
-        results.extend(run_spec(session, spec))
-    return results
-
-
-# ----------------------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``mlchecks lint``."""
-    parser.add_argument(
-        "model",
-        help="a .keras file, or a model builder (zoo name such as 'mlp', or 'pkg.mod:function')",
-    )
-    parser.add_argument("--data", default=None, help="the training data (default: configured)")
-    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
-    parser.add_argument("--json", dest="json_file", default=None, help="write the results here")
-
-
-def main(args: argparse.Namespace) -> GateExit:
-    """``mlchecks lint MODEL --data DATA``: 0 no finding, 1 findings, 2 bad input.
-
-    A ``.keras`` file is read without importing Keras and linted against the data's labels as
-    given (one-hot or ids); a builder is built (not trained) and, as mlchecks trains builders
-    on class ids, linted against ids.
-    """
-    from mlchecks.config import ModelSpec, load_settings
-    from mlchecks.data import load_dataset
-
-    settings = load_settings(Path.cwd(), {}, config_file=Path(args.config) if args.config else None)
-    data = args.data or settings.data
-    dataset = load_dataset(data, root=Path.cwd() if args.data else Path(settings.root))
-    target = Path(args.model)
-    source: Any
-    if target.suffix == ".keras" or target.exists():
-        source, label_format, name = target, None, target.stem
-    else:
-        from mlchecks.training import build
-
-        spec = ModelSpec(name=args.model.replace(":", "_").replace(".", "_")[:100] or "model",
-                         builder=args.model)  # fmt: skip
-        source, label_format, name = build(spec, dataset), "ids", args.model
-    results = run(source, dataset, name=name, label_format=label_format)
-    failed = [r for r in results if not r.passed]
-    print(f"mlchecks lint: {name} on {dataset.describe()}: {len(failed)} finding(s)")
-    for r in failed:
-        print(f"  {r.severity.upper():7} {r.id}: {r.message}")
-    if args.json_file:
-        _write_json(Path(args.json_file), results)
-    return GateExit.REJECTED if failed else GateExit.ACCEPTED
-
-
-def _write_json(path: Path, results: list[CheckResult]) -> None:
-    from mlchecks.training import save_memo
-
-    payload = {"findings": sum(not r.passed for r in results),
-               "checks": [r.to_json() for r in results]}  # fmt: skip
-    try:
-        save_memo(path, lambda p: p.write_text(json.dumps(payload, indent=2) + "\n"))
-    except OSError as exc:
-        raise MlchecksError(f"cannot write --json {path} ({exc.strerror})") from None

@@ -1,0 +1,7 @@
+"""``python -m mlchecks``: the ``mlchecks`` command."""
+
+import sys
+
+from mlchecks.cli import main
+
+sys.exit(main())

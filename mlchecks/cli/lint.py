@@ -1,0 +1,97 @@
+"""Training-setup lint: catch a broken model/loss/data set-up before any training.
+
+The lint reads only the model's architecture and compile configuration (the JSON Keras stores
+in a ``.keras`` file, or the same serialisation of an in-memory model) and the dataset. It never
+trains or predicts, and on a ``.keras`` file it does not even import Keras, so ``mlchecks gate``
+runs it first and rejects a broken set-up before a minute is spent training it.
+
+Each rule has a stable check id (``setup.<kind>``) and yields at most one finding with a
+severity, what is wrong, where (a layer name) and the fix:
+
+==========================  ===================================================================
+``setup.label_encoding``    sparse loss with one-hot labels, or categorical loss with class ids
+``setup.output_units``      output units differ from the number of classes
+``setup.from_logits``       softmax/sigmoid output with ``from_logits=True``, or raw logits with
+                            ``from_logits=False``
+``setup.input_shape``       model input shape incompatible with the data's sample shape
+``setup.per_pixel_output``  a Dense head on an un-flattened image (one prediction per pixel)
+``setup.label_range``       labels outside ``[0, units)``
+``setup.binary_loss``       binary cross-entropy on multi-class labels
+``setup.input_scale``       unscaled inputs (e.g. 0..255) and no rescaling layer (a warning)
+==========================  ===================================================================
+
+The origin article (``shared/seed``) has bugs of the kinds ``label_encoding`` (``to_categorical``
+labels with ``sparse_categorical_crossentropy``), ``input_shape`` (a 32x32x3 CNN fed 28x28
+MNIST) and ``per_pixel_output`` (``Dense`` directly on a ``(28, 28, 1)`` input).
+
+No pytest import; Keras is imported only to serialise an in-memory model or build a builder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlchecks.checks.setup import run
+from mlchecks.errors import GateExit, MlchecksError
+from mlchecks.result import CheckResult
+
+if TYPE_CHECKING:
+    import argparse
+
+
+# ----------------------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``mlchecks lint``."""
+    parser.add_argument(
+        "model",
+        help="a .keras file, or a model builder (zoo name such as 'mlp', or 'pkg.mod:function')",
+    )
+    parser.add_argument("--data", default=None, help="the training data (default: configured)")
+    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+    parser.add_argument("--json", dest="json_file", default=None, help="write the results here")
+
+
+def main(args: argparse.Namespace) -> GateExit:
+    """``mlchecks lint MODEL --data DATA``: 0 no finding, 1 findings, 2 bad input.
+
+    A ``.keras`` file is read without importing Keras and linted against the data's labels as
+    given (one-hot or ids); a builder is built (not trained) and, as mlchecks trains builders
+    on class ids, linted against ids.
+    """
+    from mlchecks.config import ModelSpec, load_settings
+    from mlchecks.data import load_dataset
+
+    settings = load_settings(Path.cwd(), {}, config_file=Path(args.config) if args.config else None)
+    data = args.data or settings.data
+    dataset = load_dataset(data, root=Path.cwd() if args.data else Path(settings.root))
+    target = Path(args.model)
+    source: Any
+    if target.suffix == ".keras" or target.exists():
+        source, label_format, name = target, None, target.stem
+    else:
+        from mlchecks.model.training import build
+
+        spec = ModelSpec(name=args.model.replace(":", "_").replace(".", "_")[:100] or "model",
+                         builder=args.model)  # fmt: skip
+        source, label_format, name = build(spec, dataset), "ids", args.model
+    results = run(source, dataset, name=name, label_format=label_format)
+    failed = [r for r in results if not r.passed]
+    print(f"mlchecks lint: {name} on {dataset.describe()}: {len(failed)} finding(s)")
+    for r in failed:
+        print(f"  {r.severity.upper():7} {r.id}: {r.message}")
+    if args.json_file:
+        _write_json(Path(args.json_file), results)
+    return GateExit.REJECTED if failed else GateExit.ACCEPTED
+
+
+def _write_json(path: Path, results: list[CheckResult]) -> None:
+    from mlchecks.model.training import save_memo
+
+    payload = {"findings": sum(not r.passed for r in results),
+               "checks": [r.to_json() for r in results]}  # fmt: skip
+    try:
+        save_memo(path, lambda p: p.write_text(json.dumps(payload, indent=2) + "\n"))
+    except OSError as exc:
+        raise MlchecksError(f"cannot write --json {path} ({exc.strerror})") from None

@@ -1,0 +1,55 @@
+"""Timing, calibration, FLOPs, memory and the speed measurements of a model: no checks here.
+
+A raw samples/s figure recorded on one CI runner means little on the next one, so each training
+figure is measured with a same-run float32 matmul *calibration* (:mod:`.calibration`) and the
+model's FLOPs (:mod:`.flops`); the gating comparison itself lives in :mod:`mlchecks.checks.speed`.
+No pytest here; Keras and the backend are imported lazily, inside the functions that need them.
+"""
+
+from mlchecks.measure.calibration import Calibration, Probe, calibrate
+from mlchecks.measure.device import (
+    DeviceInfo,
+    cpu_name,
+    device_info,
+    gpu_unavailable_reason,
+    machine_id,
+    sync,
+    sync_model,
+)
+from mlchecks.measure.flops import FlopCount, count_flops, normalised
+from mlchecks.measure.memory import PeakMemory
+from mlchecks.measure.speed import (
+    BACKENDS_FILE,
+    Plan,
+    Speed,
+    backend_table,
+    ensure_compiled,
+    load_memo,
+    measure_latency,
+    measure_predict_throughput,
+    measure_training,
+    memo_key,
+    preserved_state,
+    record_backend,
+    save_memo,
+)
+from mlchecks.measure.timing import (
+    BENCH_FORMAT,
+    TRAIN_FLOPS_FACTOR,
+    Overhead,
+    Rounds,
+    Runner,
+    interleave,
+    spread,
+    time_rounds,
+)
+
+__all__ = [
+    "BACKENDS_FILE", "BENCH_FORMAT", "TRAIN_FLOPS_FACTOR", "Calibration", "DeviceInfo",
+    "FlopCount", "Overhead", "PeakMemory", "Plan", "Probe", "Rounds", "Runner", "Speed",
+    "backend_table", "calibrate", "count_flops", "cpu_name", "device_info", "ensure_compiled",
+    "gpu_unavailable_reason", "interleave", "load_memo", "machine_id", "measure_latency",
+    "measure_predict_throughput", "measure_training", "memo_key", "normalised",
+    "preserved_state", "record_backend", "save_memo", "spread", "sync", "sync_model",
+    "time_rounds",
+]
