@@ -103,7 +103,7 @@ class Settings:
     cache_dir: str = ".mlchecks/cache"
     root: str = "."
     source: str = "<defaults>"
-    # [tool.mlchecks.data_checks], validated by mlchecks.data.expectations.validate_table.
+    # [tool.mlchecks.data_checks], validated by mlchecks.config.data_checks.validate_table.
     data_checks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolve(self, path: str) -> Path:
@@ -229,7 +229,7 @@ def settings_from_table(
     seeds = overrides.pop("seeds", table.get("seeds", 1))
     kwargs["seeds"] = _integer("seeds", seeds, source, minimum=1, maximum=100)
     if "data_checks" in table:
-        from mlchecks.data.expectations import validate_table  # numpy only; GX stays lazy
+        from mlchecks.config.data_checks import validate_table  # numpy only; GX stays lazy
 
         where = f"[tool.mlchecks.data_checks] of {source}"
         kwargs["data_checks"] = validate_table(table["data_checks"], where, root=Path(root))
@@ -394,7 +394,7 @@ def _models(raw: Any, source: str) -> tuple[ModelSpec, ...]:
             else:
                 fields["min_accuracy"] = _fraction("min_accuracy", value, where)
         if "data_checks" in entry:
-            from mlchecks.data.expectations import validate_table
+            from mlchecks.config.data_checks import validate_table
 
             fields["data_checks"] = validate_table(entry["data_checks"], f"data_checks of {where}")
         specs.append(ModelSpec(**fields))

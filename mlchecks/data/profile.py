@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlchecks.config.data_checks import DRIFT_METHODS, STATS
 from mlchecks.errors import DataError
 from mlchecks.result import CheckResult
 
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
 
 PROFILE_FORMAT = "mlchecks.data-profile"
 PROFILE_VERSION = 1
-STATS = ("min", "max", "mean", "std")
 SPLITS = ("train", "test")
-DRIFT_METHODS = ("psi", "ks")
 LEVELS = np.linspace(0.0, 1.0, 101)  # the percentile sketch: 0th, 1st, ..., 100th
 _CHUNK = 8192  # rows per block: bounds the temporaries at a few MB on MNIST-sized data
 _EPS = 1e-4  # PSI smoothing for empty bins (the usual choice; keeps ln finite)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.config import ModelSpec
+from mlchecks.config import ModelSpec, active_backend
 from mlchecks.errors import ModelError
 from mlchecks.model import zoo
 
@@ -357,6 +357,15 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndar
     """Class probabilities (or raw outputs) as a float32 array, without progress output."""
     out = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(out, dtype=np.float32)
+
+
+def quiet_retracing() -> None:
+    """Silence TensorFlow's retracing warnings where each candidate is a new model (evolve):
+    expected there, and noise on the terminal."""
+    if active_backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
 
 
 def serialize(model: Any) -> dict[str, Any]:

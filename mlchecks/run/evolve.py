@@ -272,17 +272,6 @@ def matrix_text(result: EvolveResult) -> str:
     return "\n".join(lines)
 
 
-def _quiet_retracing() -> None:
-    """Each candidate is a new model, so TensorFlow warns about retracing predict functions:
-    expected here, and noise on the terminal."""
-    from mlchecks.config import active_backend
-
-    if active_backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
-
-
 def run(args: argparse.Namespace) -> int:
     """``mlchecks evolve``: exit 0 when the loop behaved as continual learning should (every
     naive step rejected for forgetting, every rehearsal step promoted), 1 otherwise."""
@@ -294,7 +283,9 @@ def run(args: argparse.Namespace) -> int:
         Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
     )
     dataset = load_dataset(settings.data, root=Path(settings.root))
-    _quiet_retracing()
+    from mlchecks.model.training import quiet_retracing
+
+    quiet_retracing()
     temporary = args.registry is None
     workdir = Path(tempfile.mkdtemp(prefix="mlchecks-evolve-"))
     try:
