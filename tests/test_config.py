@@ -97,3 +97,63 @@ def test_project_config_is_the_article_models():
     root = Path(__file__).resolve().parent.parent
     settings = load_settings(root)
     assert [(m.name, m.builder) for m in settings.models] == [("mlp", "mlp"), ("cnn", "cnn")]
+
+
+NAMES = ["mnist-mlp", "a.b_c-1", "x" * 100, "-x", "a..b", ".hidden", "my model", "<b>x</b>",
+         "é", "ü1", "a/b", "x" * 101, "", "a\nb", "_x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_name_rule_for_config_and_registry(name):
+    """The config refuses exactly the names the registry would refuse later."""
+    from mlchecks.errors import RegistryError
+    from mlchecks.registry import validate_name
+
+    try:
+        validate_name(name)
+        registry_ok = True
+    except RegistryError:
+        registry_ok = False
+    # the run name (its lineage is the model's name here) and a model's name
+    for table in ({"name": name, "models": [{"name": "m", "builder": "mlp"}]},
+                  {"models": [{"name": name}]}):  # fmt: skip
+        if "name" in table:
+            table["models"][0]["name"] = name if registry_ok else "m"
+        try:
+            settings_from_table(table, {}, source="mlchecks.toml")
+            config_ok = True
+        except ConfigError as exc:
+            config_ok = False
+            assert "name" in str(exc) and "mlchecks.toml" in str(exc)
+        assert config_ok == registry_ok, (table, config_ok, registry_ok)
+    assert registry_ok == (name in ("mnist-mlp", "a.b_c-1", "x" * 100))
+
+
+def test_a_command_line_name_is_blamed_on_the_command_line(tmp_path):
+    (tmp_path / "mlchecks.toml").write_text('name = "fine"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, {"name": "my model"})
+    message = str(info.value)
+    assert "command line (--name)" in message and "mlchecks.toml" not in message, message
+    (tmp_path / "mlchecks.toml").write_text('name = "my model"\n')
+    with pytest.raises(ConfigError, match="mlchecks.toml"):
+        load_settings(tmp_path, {"name": None})
+
+
+def test_a_lineage_name_too_long_is_refused_when_the_config_is_read():
+    with pytest.raises(ConfigError, match="registry lineage") as info:
+        settings_from_table({"name": "x" * 97, "models": [{"name": "mlp"}]}, {}, source="p.toml")
+    assert "shorten" in str(info.value)
+    settings_from_table({"name": "x" * 96, "models": [{"name": "mlp"}]}, {}, source="p.toml")
+
+
+def test_gate_with_a_bad_name_is_exit_2_before_any_work(tmp_path, monkeypatch, capsys):
+    from mlchecks.cli import main
+
+    (tmp_path / "mlchecks.toml").write_text('data = "synthetic:200"\ncache_dir = "cache"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["gate", "--name", "my model", "--no-promote"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlchecks: error: ") and err.count("\n") == 1
+    assert "'my model'" in err and "command line" in err
+    assert not (tmp_path / "cache").exists()  # nothing was trained

@@ -274,11 +274,18 @@ def test_sigkill_during_promotion_leaves_a_consistent_registry(killed, point):
     assert reg.model_path("mlp", state.champion).read_bytes() == expected.read_bytes()
     if point in ("after-copy", "after-rename", "index-tmp"):
         assert reg.leftovers("mlp")  # the half-done version is there, invisible
-    # The next promotion cleans up and takes the next free number.
+    # A complete version folder the index does not list (killed after the rename) is never
+    # deleted: the next promotion lists it again, retired, and numbers after it; a half-built
+    # one in .staging is cleaned up.
+    orphan = point in ("after-rename", "index-tmp")
     nxt = model_file(folder, "next")
     rec = reg.promote("mlp", new_version(nxt), expected_champion=state.champion)
-    assert rec.version == ("0003" if committed else "0002")
+    assert rec.version == ("0003" if committed or orphan else "0002")
     assert reg.leftovers("mlp") == [] and reg.verify("mlp") == []
+    if orphan:
+        state = reg.state("mlp")
+        assert state.entry("0002").retired and state.history[-2]["event"] == "relist"
+        assert reg.model_path("mlp", "0002").read_bytes() == candidate.read_bytes()
 
 
 def test_concurrent_writers_lose_no_version(tmp_path):

@@ -1,4 +1,4 @@
-"""``mlchecks registry list|show|promote|rollback [--name NAME] [--registry DIR] [--json]``.
+"""``mlchecks registry list|show|promote|rollback|verify [--name NAME] [--registry DIR] [--json]``.
 
 - ``list``: every lineage (champion, number of versions); with ``--name``, that lineage's
   versions with their accuracy, time and sha256.
@@ -6,9 +6,11 @@
 - ``promote VERSION``: point the champion at an existing version (a manual override; the
   version's files are sha256-checked first).
 - ``rollback``: retire the champion; the newest earlier active version becomes champion.
+- ``verify``: check every stored file and field of the lineage against its checksum; print
+  each problem found.
 
 Exit 0 on success, 2 with one ``mlchecks: error:`` line otherwise (unknown lineage or
-version, damaged registry).
+version, damaged registry, problems found by ``verify``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from mlchecks.errors import RegistryError
 from mlchecks.registry import Registry, open_registry, validate_name, validate_version
 
-ACTIONS = ("list", "show", "promote", "rollback")
+ACTIONS = ("list", "show", "promote", "rollback", "verify")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     name = _lineage(args, registry, default)
     if args.action == "list":
         return _emit(args, _list_versions(registry, name))
+    if args.action == "verify":
+        return _verify(args, registry, name)
     if args.action == "show":
         state = registry.state(name)
         version = validate_version(args.version) if args.version else state.champion
@@ -90,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
     data = {"name": name, "champion_before": event.get("from"), "champion_after": state.champion,
             "event": event}  # fmt: skip
     return _emit(args, data)
+
+
+def _verify(args: argparse.Namespace, registry: Registry, name: str) -> int:
+    problems = registry.verify(name)
+    _emit(args, {"registry": registry.location, "name": name, "problems": problems})
+    if problems:
+        msg = (
+            f"lineage {name!r} in {registry.location} has {len(problems)} problem(s); the "
+            f"first: {problems[0]}"
+        )
+        raise RegistryError(msg)
+    return 0
 
 
 def _list_all(registry: Registry) -> dict[str, Any]:
@@ -122,6 +138,10 @@ def _emit(args: argparse.Namespace, data: dict[str, Any]) -> int:
 
 
 def _text(action: str, data: dict[str, Any]) -> str:
+    if "problems" in data:
+        if not data["problems"]:
+            return f"lineage {data['name']!r} in {data['registry']}: no problems found"
+        return "\n".join(f"  problem: {p}" for p in data["problems"])
     if "lineages" in data:
         lines = [f"registry {data['registry']}"]
         lines += [f"  {r['name']}: champion {r['champion']}, {r['versions']} version(s)"

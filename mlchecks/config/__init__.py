@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,10 +21,28 @@ BACKENDS = ("tensorflow", "jax", "torch")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 REGRESSION_MODES = ("significant", "strict")
 
+# The one rule for a model / lineage name, checked when the config is read (before any work)
+# and again by the registry, which must never let a name escape its folder.
+NAME_RULE = (
+    "1 to 100 ASCII letters, digits, '.', '-' or '_', starting with a letter or digit, without '..'"
+)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def is_valid_name(value: object) -> bool:
+    """Whether ``value`` is a valid model / lineage name (see :data:`NAME_RULE`)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None and ".." not in value
+
+
+def lineage_name(name: str, model: str) -> str:
+    """The registry lineage of configured model ``model`` under run name ``name``: the
+    model's own name, or ``<name>.<model>`` when a name other than the default is set."""
+    return model if model == name or name == "default" else f"{name}.{model}"
+
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """Check thresholds. ``None`` means "use the documented default rule" (see DESIGN.md).
+    """Check thresholds. ``None`` means "use the documented default rule".
 
     Accuracy figures are fractions in [0, 1]; ``*_drop`` and ``max_forgetting`` are percentage
     points, as on the command line.
@@ -214,20 +233,28 @@ def settings_from_table(
     raw_models = overrides.pop("models", None) or table.get("models")
     models = DEFAULT_MODELS if raw_models is None else _models(raw_models, source)
 
+    def origin(key: str) -> str:  # blame the command line for what came from it
+        return f"the command line (--{key.replace('_', '-')})" if key in overrides else source
+
     kwargs: dict[str, Any] = {}
+    name_from = origin("name")
     for key in ("data", "name", "registry", "reports", "cache_dir"):
+        where = origin(key)
         value = overrides.pop(key, table.get(key))
         if value is not None:
-            kwargs[key] = _string(key, value, source)
+            kwargs[key] = _string(key, value, where)
+    where = origin("seed")
     seed = overrides.pop("seed", table.get("seed", 0))
-    kwargs["seed"] = _integer("seed", seed, source, minimum=0, maximum=2**32 - 1)
+    kwargs["seed"] = _integer("seed", seed, where, minimum=0, maximum=2**32 - 1)
+    where = origin("deterministic")
     deterministic = overrides.pop("deterministic", table.get("deterministic", True))
     if not isinstance(deterministic, bool):
-        msg = f"deterministic in {source} must be true or false, got {deterministic!r}"
+        msg = f"deterministic in {where} must be true or false, got {deterministic!r}"
         raise ConfigError(msg)
     kwargs["deterministic"] = deterministic
+    where = origin("seeds")
     seeds = overrides.pop("seeds", table.get("seeds", 1))
-    kwargs["seeds"] = _integer("seeds", seeds, source, minimum=1, maximum=100)
+    kwargs["seeds"] = _integer("seeds", seeds, where, minimum=1, maximum=100)
     if "data_checks" in table:
         from mlchecks.config.data_checks import validate_table  # numpy only; GX stays lazy
 
@@ -237,7 +264,16 @@ def settings_from_table(
         msg = f"unknown override(s) {sorted(overrides)}"
         raise ConfigError(msg)
     name = kwargs.get("name", "default")
-    _check_name("name", name, source)
+    _check_name("name", name, name_from)
+    for spec in models:  # every registry lineage this config names, before any work
+        lineage = lineage_name(name, spec.name)
+        if not is_valid_name(lineage):
+            msg = (
+                f"name {name!r} ({name_from}) with model {spec.name!r} makes registry lineage "
+                f"{lineage!r}, which is not a valid name; use {NAME_RULE}: shorten the name or "
+                "the model's name"
+            )
+            raise ConfigError(msg)
     return Settings(models=models, thresholds=thresholds, root=root, source=source, **kwargs)
 
 
@@ -249,12 +285,8 @@ def _string(key: str, value: Any, source: str) -> str:
 
 
 def _check_name(key: str, value: str, source: str) -> None:
-    ok = value and all(c.isalnum() or c in "-_." for c in value) and value not in (".", "..")
-    if not ok or len(value) > 100:
-        msg = (
-            f"{key} {value!r} in {source} is not a valid name; use letters, digits, '-', '_' "
-            "and '.' (at most 100 characters)"
-        )
+    if not is_valid_name(value):
+        msg = f"{key} {value!r} in {source} is not a valid name; use {NAME_RULE} (e.g. mnist-mlp)"
         raise ConfigError(msg)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mlchecks.config import NAME_RULE, is_valid_name
 from mlchecks.errors import RegistryError
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Registry",
     "VersionEntry",
     "VersionRecord",
+    "holdout_digest",
     "holdout_id",
     "open_registry",
     "sha256_file",
@@ -42,23 +45,21 @@ __all__ = [
 ]
 
 FORMAT = 1
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _VERSION = re.compile(r"\d{4,9}")
 _HOLDOUT = re.compile(r"[0-9a-f]{16}")
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 
 def validate_name(name: Any) -> str:
-    """A lineage name: letters, digits, ``.``, ``-``, ``_``; no path separators, not ``..``.
+    """A lineage name, by the one name rule of :func:`mlchecks.config.is_valid_name` (the
+    config refuses the same names when it is read, before any work): no path separators, not
+    ``..``, so a name can never escape the registry folder.
 
     Raises:
-        RegistryError: anything else (so a name can never escape the registry folder).
+        RegistryError: anything else.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        msg = (
-            f"model name {name!r} is not valid; use 1-100 letters, digits, '.', '-', '_', "
-            "starting with a letter or digit (e.g. --name mnist-mlp)"
-        )
+    if not is_valid_name(name):
+        msg = f"model name {name!r} is not valid; use {NAME_RULE} (e.g. --name mnist-mlp)"
         raise RegistryError(msg)
     return name
 
@@ -89,14 +90,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def holdout_id(x: np.ndarray, y: np.ndarray) -> str:
-    """Content hash of a holdout (inputs and labels: dtype, shape, bytes), 16 hex digits."""
+def _arrays_hash(x: np.ndarray, y: np.ndarray) -> Any:
     h = hashlib.sha256()
     for key, arr in (("x", x), ("y", y)):
         arr = np.ascontiguousarray(arr)
         h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
         h.update(memoryview(arr).cast("B"))  # type: ignore[arg-type]
-    return h.hexdigest()[:16]
+    return h
+
+
+def holdout_id(x: np.ndarray, y: np.ndarray) -> str:
+    """Content hash of a holdout (inputs and labels: dtype, shape, bytes), 16 hex digits."""
+    return str(_arrays_hash(x, y).hexdigest()[:16])
+
+
+def holdout_digest(
+    x: np.ndarray, y: np.ndarray, num_classes: int, class_names: tuple[str, ...]
+) -> str:
+    """sha256 of every field a holdout file stores: the arrays (as :func:`holdout_id`, in full)
+    and ``num_classes`` and ``class_names``, which the id leaves out. The lineage index keeps
+    it per holdout, so an edited class count or class name is detected, not used."""
+    h = _arrays_hash(x, y)
+    h.update(json.dumps([int(num_classes), [str(c) for c in class_names]]).encode())
+    return str(h.hexdigest())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -201,12 +217,19 @@ class VersionEntry:
 
 @dataclasses.dataclass(frozen=True)
 class LineageState:
-    """The lineage index: versions, champion pointer and history, read atomically."""
+    """The lineage index: versions, champion pointer and history, read atomically.
+
+    ``holdouts`` maps each holdout id to its :func:`holdout_digest`. ``checksummed`` is False
+    for an index written before indexes carried a checksum (read as is; the next write adds the
+    checksum and the holdout digests).
+    """
 
     name: str
     champion: str | None
     versions: tuple[VersionEntry, ...]
     history: tuple[dict[str, Any], ...]
+    holdouts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    checksummed: bool = True
 
     @property
     def active(self) -> tuple[VersionEntry, ...]:
@@ -223,6 +246,7 @@ class LineageState:
             "champion": self.champion,
             "versions": [dataclasses.asdict(v) for v in self.versions],
             "history": list(self.history),
+            "holdouts": dict(sorted(self.holdouts.items())),
         }
 
 

@@ -70,9 +70,8 @@ def _damage(path: Path, how: str) -> None:
 
 FILES = ("index", "version.json", "model.keras", "predictions.npz", "holdout")
 HOW = ("truncated", "flipped", "emptied", "deleted", "folder")
-# index.json carries no checksum of its own: a flipped byte in a timestamp is harmless, so only
-# the damage that makes it unusable is required to be caught there.
-CASES = [(f, h) for f in FILES for h in HOW if not (f == "index" and h == "flipped")]
+# index.json carries a checksum of its own content, so a flipped byte is caught there too.
+CASES = [(f, h) for f in FILES for h in HOW]
 
 
 def test_every_damaged_file_is_detected_and_nothing_is_deleted(tmp_path):
@@ -132,9 +131,9 @@ FIRST = textwrap.dedent(
 )
 
 
-def test_a_first_promotion_killed_after_its_rename_is_cleaned_up(tmp_path):
+def test_a_first_promotion_killed_after_its_rename_is_listed_again(tmp_path):
     """The first version's folder is in place, its index not: an orphan (not damage) that the
-    next promotion removes; the lineage is not stuck."""
+    next promotion lists again (retired, never deleted); the lineage is not stuck."""
     env = {**os.environ, "MLCHECKS_FAULT": "promote:after-rename"}
     tally.fault()
     proc = subprocess.run([sys.executable, "-c", FIRST, str(tmp_path)], env=env,
@@ -148,8 +147,12 @@ def test_a_first_promotion_killed_after_its_rename_is_cleaned_up(tmp_path):
     path = tmp_path / "b.keras"
     path.write_bytes(b"b" * 20_000)
     assert reg.promote("tiny", NewVersion(path, sha256_file(path), h, {h.id: h.y}),
-                       None).version == "0001"  # fmt: skip
-    assert reg.model_path("tiny", "0001").read_bytes() == path.read_bytes()
+                       None).version == "0002"  # fmt: skip
+    assert reg.model_path("tiny", "0002").read_bytes() == path.read_bytes()
+    assert reg.model_path("tiny", "0001").read_bytes() == b"a" * 20_000  # kept, listed again
+    state = reg.state("tiny")
+    assert state.champion == "0002" and state.entry("0001").retired
+    tally.lost(int(state.entry("0001") is None))
     assert reg.leftovers("tiny") == [] and reg.verify("tiny") == []
 
 
