@@ -1,6 +1,6 @@
 """Regression suite: each model against its lineage's champion in the model registry.
 
-One test per check id (DESIGN.md): ``regression.accuracy``, ``regression.per_class``,
+One test per check id: ``regression.accuracy``, ``regression.per_class``,
 ``regression.flip_rate``, ``regression.forgetting``. The candidate is compared with the champion
 on the champion's holdout, and with the best earlier version on every earlier version's holdout.
 A drop rejects only when it is significant (one-sided exact McNemar, Holm across classes and

@@ -8,6 +8,7 @@ import pytest
 
 from mlchecks.config import settings_from_table
 from mlchecks.errors import ConfigError
+from mlchecks.plugin.runner import run_suites
 from mlchecks.registry import open_registry
 from mlchecks.run import evolve
 
@@ -30,7 +31,7 @@ def test_naive_step_rejected_for_forgetting_rehearsal_promoted(digits, tmp_path)
                                    root=str(tmp_path))  # fmt: skip
     lines: list[str] = []
     result = evolve.evolve(settings, digits, 2, epochs=10, finetune_epochs=3, workdir=tmp_path,
-                           echo=lines.append)  # fmt: skip
+                           runner=run_suites, echo=lines.append)  # fmt: skip
     kinds = [(a.step, a.kind, a.accepted, a.version) for a in result.attempts]
     assert kinds == [(1, "initial", True, "0001"), (2, "naive", False, None),
                      (2, "rehearsal", True, "0002")]  # fmt: skip

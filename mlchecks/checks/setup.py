@@ -20,7 +20,7 @@ severity, what is wrong, where (a layer name) and the fix:
 ``setup.input_scale``       unscaled inputs (e.g. 0..255) and no rescaling layer (a warning)
 ==========================  ===================================================================
 
-The origin article (``shared/seed``) has bugs of the kinds ``label_encoding`` (``to_categorical``
+The origin article (a Keras tutorial on continual learning) has bugs of the kinds ``label_encoding`` (``to_categorical``
 labels with ``sparse_categorical_crossentropy``), ``input_shape`` (a 32x32x3 CNN fed 28x28
 MNIST) and ``per_pixel_output`` (``Dense`` directly on a ``(28, 28, 1)`` input).
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlchecks.errors import ModelError
-from mlchecks.result import CheckResult
+from mlchecks.result import CheckResult, SetupDetails
 
 if TYPE_CHECKING:
 
@@ -102,7 +102,7 @@ class Finding:
         return f"{self.what} [layer {self.where!r}]; fix: {self.fix}"
 
     def to_check(self, model: str | None = None) -> CheckResult:
-        details = {"what": self.what, "where": self.where, "fix": self.fix}
+        details = SetupDetails(what=self.what, where=self.where, fix=self.fix)
         return CheckResult(self.id, "setup", False, None, None, self.message, model=model,
                            severity=self.severity, details=details)  # fmt: skip
 
@@ -756,7 +756,8 @@ def run(
     """One :class:`CheckResult` per lint rule (:data:`RULES` order), passed or not.
 
     A rule that cannot be judged from what the config says (an uncompiled model, an unknown
-    layer) passes with severity ``info`` and a message starting ``not applicable``.
+    layer) is not judged (status ``not_judged``, severity ``info``), with a message saying
+    ``not applicable`` and why.
 
     Args:
         model: see :func:`findings`.
@@ -770,10 +771,11 @@ def run(
     for rule_id, result in results.items():
         if isinstance(result, Finding):
             out.append(result.to_check(name))
+        elif result.startswith(NA):
+            out.append(CheckResult.not_judged(rule_id, "setup", f"{name}: {result}", model=name))
         else:
-            severity = "info" if result.startswith(NA) else _SEVERITY[rule_id]
             out.append(CheckResult(rule_id, "setup", True, None, None, f"{name}: {result}",
-                                   model=name, severity=severity))  # fmt: skip
+                                   model=name, severity=_SEVERITY[rule_id]))  # fmt: skip
     return out
 
 

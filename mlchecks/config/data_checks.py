@@ -64,7 +64,7 @@ _FRAME_COLUMNS = {
 
 def fixtures_dir() -> Path:
     """The shipped fixture data: inside the wheel, or ``fixtures/`` of a source checkout."""
-    here = Path(__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[1]
     for candidate in (here / "_fixtures", here.parent / "fixtures"):
         if candidate.is_dir():
             return candidate

@@ -16,6 +16,7 @@ from mlchecks.config import options
 from mlchecks.errors import MlchecksError
 
 if TYPE_CHECKING:
+    from mlchecks.run.gate import Gate
     from mlchecks.run.session import Session
 
 # The fixtures live beside this module; one pytest11 entry point loads both.
@@ -26,6 +27,7 @@ GATE_CONTEXT = "is_mlchecks_gate_context"
 MODEL_PARAM = "mlchecks_model_spec"
 PROMOTE_OPTION = "--mlchecks-promote"
 PROMOTE_KEY = pytest.StashKey[list[str]]()
+GATE_KEY: pytest.StashKey[Gate] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,8 +139,8 @@ class _LazySession:
         self.config = config
 
     def get(self) -> Session:
-        from mlchecks.config import ModelSpec, load_settings
-        from mlchecks.run.session import Session
+        from mlchecks.config import load_settings
+        from mlchecks.run.gate import Gate
 
         opts = self.config.option
         overrides = options.overrides(vars(opts), prefix="mlchecks-")
@@ -149,10 +151,6 @@ class _LazySession:
                 overrides,
                 config_file=Path(config_file) if config_file else None,
             )
-            candidate = getattr(opts, "mlchecks_candidate", None)
-            if candidate:
-                spec = ModelSpec(name=settings.name, path=str(Path(candidate).resolve()))
-                settings = settings.replace(models=(spec,))
             wanted = getattr(opts, "mlchecks_model", None)
             if wanted:
                 unknown = set(wanted) - {s.name for s in settings.models}
@@ -165,9 +163,17 @@ class _LazySession:
                 settings = settings.replace(
                     models=tuple(s for s in settings.models if s.name in wanted)
                 )
+            # The one Gate owns the run: a candidate is judged (and promoted) from a private
+            # copy of its bytes, taken now.
+            gate = Gate.for_settings(
+                settings,
+                candidate=getattr(opts, "mlchecks_candidate", None),
+                promote=bool(getattr(opts, "mlchecks_promote", False)),
+            )
         except MlchecksError as exc:
             raise pytest.UsageError(f"mlchecks: {exc}") from None
-        return Session(settings)
+        self.config.stash[GATE_KEY] = gate
+        return gate.session
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -235,8 +241,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _promote(config: pytest.Config, exitstatus: int, lines: list[str]) -> int:
+    """The pytest door of the one Gate: pytest ran the checks; conclude (decide, promote)."""
     from mlchecks.errors import ConfigError, GateExit
-    from mlchecks.run.gate import decide, promote_all
 
     if config.getoption("dist", "no") not in ("no", None):
         msg = (
@@ -245,20 +251,28 @@ def _promote(config: pytest.Config, exitstatus: int, lines: list[str]) -> int:
         )
         raise ConfigError(msg)
     holder = config.stash.get(SESSION_KEY, None)
+    gate = config.stash.get(GATE_KEY, None)
     checks = [] if holder is None or isinstance(holder, _LazySession) else holder.checks
     if exitstatus not in (0, 1):
         lines.append(f"mlchecks: nothing promoted: the session ended with status {exitstatus}")
         return exitstatus
-    if not checks:
+    if not checks or gate is None:
         lines.append("mlchecks: nothing promoted: no mlchecks check ran in this session")
         return int(GateExit.REJECTED)
-    accepted = exitstatus == 0 and decide(checks)
-    assert holder is not None and not isinstance(holder, _LazySession)
-    for outcome in promote_all(holder, accepted, promote=True):
+    with gate.locked():
+        gate.prepare()
+        decision = gate.conclude(failed_outside="a test failed" if exitstatus else None)
+    for outcome in decision.lineages:
         lines.append(f"mlchecks: {outcome.note}")
-    if not accepted:
+    if not decision.accepted:
         lines.append("mlchecks: REJECTED: a test failed; the registry is unchanged")
-    return int(GateExit.ACCEPTED if accepted else GateExit.REJECTED)
+    return int(decision.exit_code)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gate = config.stash.get(GATE_KEY, None)
+    if gate is not None:
+        gate.close()
 
 
 def _promotion_summary(terminalreporter: Any, config: pytest.Config) -> None:

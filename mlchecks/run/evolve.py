@@ -24,49 +24,22 @@ thresholds; ``mlchecks gate`` runs every suite. The registry is a temporary fold
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.config.options import bounded
 from mlchecks.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlchecks.config import Settings
     from mlchecks.data import Dataset
+    from mlchecks.run.gate import SuiteRunner
 
 DEFAULT_NAME = "evolve"
 FORGETTING = "regression.forgetting"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None, help="dataset (default: configured, digits)")
-    parser.add_argument("--steps", type=_steps, default=3, help="increments (default 3)")
-    parser.add_argument("--registry", default=None,
-                        help="registry folder to keep (default: a temporary one)")  # fmt: skip
-    parser.add_argument("--name", default=DEFAULT_NAME, help="lineage name (default evolve)")
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: configured)")
-    parser.add_argument("--epochs", type=_positive_int, default=20,
-                        help="epochs of the first training (default 20)")  # fmt: skip
-    parser.add_argument("--finetune-epochs", type=_positive_int, default=5,
-                        help="epochs of each fine-tuning (default 5)")  # fmt: skip
-    parser.add_argument("--replay", type=_share, default=1.0,
-                        help="share of earlier training data the rehearsal step replays "
-                        "(default 1: all of it)")  # fmt: skip
-    parser.add_argument("--json", dest="json_file", default=None, help="write the steps here")
-    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
-
-
-_steps = bounded(int, 2, 50, "2 to 50 steps")
-_positive_int = bounded(int, 1, 10_000, "an integer from 1 to 10000")
-_share = bounded(float, 0.0, 1.0, "a share in (0, 1]", low_open=True)
 
 
 @dataclasses.dataclass
@@ -123,29 +96,33 @@ def increments(dataset: Dataset, steps: int) -> list[tuple[list[int], Dataset]]:
     return out
 
 
-def _judge(settings: Settings, dataset: Dataset, model: Any, path: Path) -> tuple[Any, Any]:
-    """Gate one candidate in-process: accuracy floor + regression checks; promote if accepted."""
-    from mlchecks.checks import accuracy as checks
+#: What the demo's gate judges at each step: continual learning is about these. Increments hold
+#: a subset of the classes, so the data and setup suites (which expect every class) stay out.
+CATEGORIES = ("accuracy", "regression")
+
+
+def judge(
+    settings: Settings,
+    dataset: Dataset,
+    model: Any,
+    path: Path,
+    runner: SuiteRunner,
+    *,
+    categories: tuple[str, ...] = CATEGORIES,
+) -> tuple[Any, Any]:
+    """Gate one candidate in-process through the one :class:`~mlchecks.run.gate.Gate`;
+    promote it if accepted. Returns the session and the lineage outcome."""
     from mlchecks.config import ModelSpec
     from mlchecks.model.training import TrainedModel
-    from mlchecks.run import gate
+    from mlchecks.run.gate import Gate
     from mlchecks.run.session import Session
 
     spec = ModelSpec(name=settings.name, path=str(path))
     trained = TrainedModel(settings.name, model, spec, path=path)
     run = settings.replace(models=(spec,))
     session = Session(run, dataset=dataset, models={spec.name: trained})
-    with gate.lineage_locks(session, promote=True):
-        gate.prepare(session, hash_models=True)
-        session.record(checks.accuracy_min(
-            session.evaluation(spec), model=spec.name, data=dataset.name,
-            backend=session.backend, thresholds=run.thresholds,
-        ))  # fmt: skip
-        for result in gate.regression_checks(session, spec):
-            session.record(result)
-        accepted = gate.decide(session.checks)
-        outcome = gate.promote_all(session, accepted, promote=True)[0]
-    return session, outcome
+    decision = Gate(session, promote=True, categories=categories).run(runner)
+    return session, decision.lineages[0]
 
 
 def evolve(
@@ -157,6 +134,7 @@ def evolve(
     finetune_epochs: int = 5,
     replay: float = 1.0,
     workdir: Path,
+    runner: SuiteRunner,
     echo: Any = print,
 ) -> EvolveResult:
     """Run the loop; ``settings.registry``/``settings.name`` say where versions go."""
@@ -204,7 +182,7 @@ def evolve(
                           shuffle=True, verbose=0)  # fmt: skip
             path = workdir / f"step{step}-{kind}.keras"
             model.save(path)
-            session, outcome = _judge(settings, part, model, path)
+            session, outcome = judge(settings, part, model, path, runner)
             failed = [c.id for c in session.checks if c.blocking]
             accuracy = _accuracies(session, holdouts)
             attempt = Attempt(step, kind, classes, not failed, outcome.version, failed, accuracy,
@@ -270,39 +248,3 @@ def matrix_text(result: EvolveResult) -> str:
         f"{sum(1 for a in result.attempts if a.version)} promoted; {result.seconds:.1f}s"
     )
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    """``mlchecks evolve``: exit 0 when the loop behaved as continual learning should (every
-    naive step rejected for forgetting, every rehearsal step promoted), 1 otherwise."""
-    from mlchecks.config import load_settings
-    from mlchecks.data import load_dataset
-
-    overrides = {"data": args.data, "name": args.name, "seed": args.seed}
-    settings = load_settings(
-        Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
-    )
-    dataset = load_dataset(settings.data, root=Path(settings.root))
-    from mlchecks.model.training import quiet_retracing
-
-    quiet_retracing()
-    temporary = args.registry is None
-    workdir = Path(tempfile.mkdtemp(prefix="mlchecks-evolve-"))
-    try:
-        registry = workdir / "registry" if temporary else Path(args.registry).resolve()
-        settings = settings.replace(registry=str(registry))
-        where = "temporary; --registry DIR keeps it" if temporary else "kept"
-        print(f"mlchecks evolve: {dataset.describe()}, {args.steps} increments; "
-              f"registry {registry} ({where}), lineage {settings.name!r}")  # fmt: skip
-        result = evolve(settings, dataset, args.steps, epochs=args.epochs,
-                        finetune_epochs=args.finetune_epochs, replay=args.replay,
-                        workdir=workdir)  # fmt: skip
-        if args.json_file:
-            Path(args.json_file).write_text(json.dumps(result.to_json(), indent=1) + "\n")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    expected = all(
-        ("regression.forgetting" in a.failed) if a.kind == "naive" else a.accepted
-        for a in result.attempts
-    )
-    return 0 if expected else 1

@@ -1,79 +1,98 @@
-"""Checks -> one decision -> promotion. Shared by ``mlchecks gate``, the pytest plugin and
-``mlchecks evolve``; imports neither pytest nor keras.
+"""The one gate: prepare -> judge -> conclude. Every door goes through :class:`Gate`.
 
-How a candidate is judged against its lineage (see DESIGN.md):
+``mlchecks gate`` (``mlchecks.cli``), ``pytest --mlchecks-promote`` (``mlchecks.plugin``) and
+``mlchecks evolve`` build a :class:`Gate` on a :class:`~mlchecks.run.session.Session` and call
+its phases; they differ only in who runs the checks (the *runner*: the shipped suites through
+pytest, or the user's own pytest session) and in what they print. Imports neither pytest nor
+keras.
 
-- Each version in the registry keeps its **holdout**: the test split of the data it was gated
-  on (``--data``), stored once per lineage by content hash, and its predictions on it.
-- A candidate is compared with the champion **on the champion's holdout**
-  (``regression.accuracy``, ``regression.per_class``, ``regression.flip_rate``) and with the
-  best earlier version **on every earlier active version's holdout** (``regression.forgetting``).
-  When ``--data`` is the same data as before, these holdouts are the current test split and
-  the candidate's predictions come from the model-cache memo (no Keras import on a warm run);
-  otherwise the candidate predicts the stored holdouts.
-- The champion's side of each comparison is its stored predictions: a gate never loads the
-  champion's model, it only checks the model file's sha256 (a tampered champion is an error).
-- On acceptance the candidate becomes the next version, its holdout the current test split.
+1. :meth:`Gate.check_inputs`: the data loads, the training-setup lint runs (an error finding
+   rejects before any training), every model loads (a bad file is exit 2, not a failed test).
+2. :meth:`Gate.prepare`: each lineage's champion and history are read and verified
+   (:mod:`mlchecks.run.baseline`), the data must fit them, and the bytes under judgement are
+   hashed once (a candidate file was copied privately when the gate was built, so what is
+   judged is what is promoted).
+3. :meth:`Gate.judge`: the runner records the checks of every category into the session.
+4. :meth:`Gate.conclude`: the decision (no blocking check, every category of the gate ran) and,
+   when accepted and promoting, the promotion (:mod:`mlchecks.run.promote`).
+
+:meth:`Gate.run` does all four under the lineage locks (``mlchecks gate``, ``evolve``); the
+pytest door runs 1-2 at session start and 4 at session end, with pytest itself as the runner.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlchecks._util.io import atomic_write
-from mlchecks.checks import regression as compare
-from mlchecks.errors import GateExit, ModelError, RegistryError
-from mlchecks.registry import Holdout, NewVersion, VersionRecord, sha256_file
-from mlchecks.result import CheckResult
+from mlchecks.errors import ConfigError, GateExit, ModelError
+from mlchecks.result import CATEGORIES, CheckResult
+from mlchecks.run.baseline import (
+    Baseline,
+    EarlierHoldout,
+    check_fits,
+    current_holdout,
+    describe_baseline,
+    holdout_predictions,
+    load_baseline,
+    regression_checks,
+    session_holdout,
+)
+from mlchecks.run.promote import (
+    LineageOutcome,
+    lineage_locks,
+    model_sha256,
+    promote_all,
+    promote_model,
+    unchanged,
+)
 
 if TYPE_CHECKING:
-    from mlchecks.config import ModelSpec
-    from mlchecks.data import Dataset
-    from mlchecks.model.training import TrainedModel
-    from mlchecks.registry import Registry
+    from mlchecks.config import Settings
     from mlchecks.run.session import Session
 
 __all__ = [
     "Baseline",
+    "EarlierHoldout",
+    "Gate",
     "GateDecision",
     "GateExit",
     "LineageOutcome",
+    "SuiteRunner",
+    "check_fits",
+    "current_holdout",
     "decide",
+    "describe_baseline",
+    "holdout_predictions",
     "lineage_locks",
     "load_baseline",
     "prepare",
+    "private_copy",
     "promote_all",
     "promote_model",
     "regression_checks",
+    "session_holdout",
+    "unchanged",
     "write_json",
 ]
 
-
-@dataclasses.dataclass(frozen=True)
-class LineageOutcome:
-    """What the gate did to one lineage of the registry."""
-
-    name: str
-    model: str
-    champion_before: str | None
-    champion_after: str | None
-    version: str | None = None  # the version this run created (None: nothing promoted)
-    note: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+#: ``runner(session, categories) -> internal errors``: records the checks of ``categories``
+#: into ``session`` (``mlchecks.plugin.runner.run_suites`` runs the shipped suites through
+#: pytest); returns one line per failure that was not a check (a bug, not a rejection).
+SuiteRunner = Callable[["Session", tuple[str, ...]], list[str]]
 
 
 @dataclasses.dataclass(frozen=True)
 class GateDecision:
-    """The outcome of a gate run, as written by ``--json`` (see DESIGN.md).
+    """The outcome of a gate run, as written by ``--json``.
 
     ``name``/``version``/``champion_before``/``champion_after`` describe the (first) lineage;
     ``lineages`` lists every one when the gate judged several configured models.
@@ -122,354 +141,13 @@ def write_json(decision: GateDecision, path: Path) -> None:
     atomic_write(path, text)
 
 
-# --------------------------------------------------------------------------- baselines
-@dataclasses.dataclass(frozen=True, eq=False)
-class EarlierHoldout:
-    """One earlier holdout and who did best on it."""
-
-    holdout: Holdout
-    introduced_by: str
-    first_accuracy: float
-    best_version: str
-    best_pred: np.ndarray
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Baseline:
-    """What a candidate of one lineage is judged against, read (and verified) from the registry.
-
-    Attributes:
-        lineage: the lineage name.
-        registry: where the registry lives (for messages).
-        record: the champion's version record (metrics, stored checks, data profile, ...).
-        holdout: the champion's holdout.
-        champion_pred: the champion's predicted class ids on it.
-        earlier: every active version's holdout (the champion's included), with the best
-            earlier version on it.
-        matrix: accuracy of each active version on each holdout (``None`` where never
-            evaluated): ``{"versions": [...], "holdouts": [...], "introduced_by": [...],
-            "accuracy": [[...]]}``.
-    """
-
-    lineage: str
-    registry: str
-    record: VersionRecord
-    holdout: Holdout
-    champion_pred: np.ndarray
-    earlier: tuple[EarlierHoldout, ...]
-    matrix: dict[str, Any]
-
-    @property
-    def version(self) -> str:
-        return self.record.version
-
-    @property
-    def holdouts(self) -> tuple[Holdout, ...]:
-        return tuple(e.holdout for e in self.earlier)
-
-
-def load_baseline(registry: Registry, lineage: str) -> Baseline | None:
-    """The champion of ``lineage`` and the history the candidate must not forget.
-
-    Returns ``None`` when the lineage has no champion yet.
-
-    Raises:
-        RegistryError: the index, a record, the champion's model file, a holdout or stored
-            predictions fail their integrity checks.
-    """
-    state = registry.state(lineage)
-    if state.champion is None:
-        return None
-    champion = registry.record(lineage, state.champion)
-    # sha256 check: never judge against a tampered champion
-    registry.model_path(lineage, champion.version)
-    versions = [v.version for v in state.active]
-    records = {v: registry.record(lineage, v) for v in versions}
-    preds = {v: registry.predictions(lineage, v) for v in versions}
-    holdouts: dict[str, Holdout] = {}
-    introduced: dict[str, str] = {}
-    for v in versions:
-        hid = records[v].holdout
-        if hid not in holdouts:
-            holdouts[hid] = registry.holdout(lineage, hid)
-            introduced[hid] = v
-    accuracy: list[list[float | None]] = []
-    for v in versions:
-        row: list[float | None] = []
-        for hid, h in holdouts.items():
-            p = preds[v].get(hid)
-            row.append(None if p is None or p.shape != h.y.shape else float((p == h.y).mean()))
-        accuracy.append(row)
-    earlier: list[EarlierHoldout] = []
-    for j, (hid, h) in enumerate(holdouts.items()):
-        scored = [(accuracy[i][j], i) for i in range(len(versions)) if accuracy[i][j] is not None]
-        # ties go to the later version (the one the lineage moved on to)
-        _, best_i = max(scored)  # type: ignore[type-var]
-        first = accuracy[versions.index(introduced[hid])][j]
-        earlier.append(EarlierHoldout(h, introduced[hid], float(first or 0.0),
-                                      versions[best_i], preds[versions[best_i]][hid]))  # fmt: skip
-    if champion.holdout not in preds[champion.version]:
-        msg = f"champion {champion.version} of {lineage!r} has no predictions on its own holdout"
-        raise RegistryError(msg)
-    matrix = {"versions": versions, "holdouts": list(holdouts),
-              "introduced_by": [introduced[h] for h in holdouts], "accuracy": accuracy}  # fmt: skip
-    return Baseline(lineage, registry.location, champion, holdouts[champion.holdout],
-                    preds[champion.version][champion.holdout], tuple(earlier), matrix)  # fmt: skip
-
-
-def current_holdout(dataset: Dataset) -> Holdout:
-    """The test split of ``dataset`` as a holdout (what an accepted version keeps)."""
-    return Holdout.from_arrays(dataset.x_test, dataset.y_test, dataset.num_classes,
-                               tuple(dataset.class_names))  # fmt: skip
-
-
-def check_fits(baseline: Baseline, dataset: Dataset, model: str) -> None:
-    """Refuse to compare across input shapes or class counts (a new lineage is needed).
-
-    Raises:
-        ModelError: the champion's holdouts cannot be fed to a model of ``dataset``'s shape.
-    """
-    for h in baseline.holdouts:
-        shape = tuple(h.x.shape[1:])
-        if shape != tuple(dataset.input_shape) or h.num_classes != dataset.num_classes:
-            msg = (
-                f"{model}: lineage {baseline.lineage!r} holds versions for input "
-                f"{tuple(h.x.shape[1:])} with {h.num_classes} classes, but --data gives input "
-                f"{dataset.input_shape} with {dataset.num_classes} classes; a lineage keeps its "
-                "input and classes: use another --name for this model"
-            )
-            raise ModelError(msg)
-
-
-def holdout_predictions(session: Session, trained: TrainedModel, holdout: Holdout) -> np.ndarray:
-    """The candidate's predicted class ids on ``holdout`` (memoised per model and holdout).
-
-    The current test split reuses :meth:`Session.predictions` (memoised in the model-cache
-    entry); other holdouts are predicted once and memoised by their content hash.
-    """
-    # reseeds share a name: their files tell them apart
-    key = ("pred", str(trained.path or id(trained)), holdout.id)
-    memo = session.gate_memo
-    if key not in memo:
-        dataset = session.dataset
-        if holdout.id == session_holdout(session).id:
-            probs = session.predictions(trained, "test")
-        else:
-            probs = session.predictions_on(trained, f"holdout:{holdout.id}", holdout.x)
-        if probs.ndim != 2:
-            msg = f"model {trained.name} outputs shape {probs.shape}; expected (samples, classes)"
-            raise ModelError(msg)
-        memo[key] = probs.argmax(axis=1).astype(np.int64)
-        del dataset
-    return memo[key]  # type: ignore[return-value]
-
-
-def session_holdout(session: Session) -> Holdout:
-    key = ("holdout",)
-    if key not in session.gate_memo:
-        session.gate_memo[key] = current_holdout(session.dataset)
-    return session.gate_memo[key]  # type: ignore[return-value]
-
-
-# --------------------------------------------------------------------------- the checks
-def regression_checks(session: Session, spec: ModelSpec) -> list[CheckResult]:
-    """The four ``regression.*`` results of ``spec``'s model against its lineage's champion.
-
-    Computed once per session and model; the suite records them one test per id.
-    """
-    key = ("regression", spec.name)
-    if key in session.gate_memo:
-        return session.gate_memo[key]  # type: ignore[return-value]
-    thresholds = session.settings.thresholds
-    lineage = session.lineage(spec)
-    baseline = session.baseline(spec)
-    if baseline is None:
-        results = compare.no_champion_checks(lineage, session.registry.location, model=spec.name)
-    else:
-        trained = session.model(spec)
-        h = baseline.holdout
-        cand = holdout_predictions(session, trained, h)
-        champion = f"{baseline.version} of {lineage!r}"
-        pairs = []
-        rows = [list(r) for r in baseline.matrix["accuracy"]]
-        cand_row: list[float | None] = []
-        for e in baseline.earlier:
-            pred = holdout_predictions(session, trained, e.holdout)
-            y = e.holdout.y
-            pairs.append(compare.HoldoutPair(e.holdout.id, e.introduced_by, e.first_accuracy,
-                                             e.best_version, e.best_pred == y,
-                                             pred == y))  # fmt: skip
-            cand_row.append(float((pred == y).mean()))
-        matrix = {**baseline.matrix, "versions": [*baseline.matrix["versions"], "candidate"],
-                  "accuracy": [*rows, cand_row]}  # fmt: skip
-        results = [
-            compare.accuracy_check(baseline.champion_pred == h.y, cand == h.y,
-                                   thresholds=thresholds, champion=champion, model=spec.name),
-            compare.per_class_check(h.y, baseline.champion_pred, cand, h.num_classes,
-                                    thresholds=thresholds, champion=champion,
-                                    class_names=h.class_names or None, model=spec.name),
-            compare.flip_rate_check(baseline.champion_pred == h.y, cand == h.y,
-                                    thresholds=thresholds, champion=champion, model=spec.name,
-                                    reseed_flip_rate=reseed_flip_rate(session, spec, h)),
-            compare.forgetting_check(pairs, thresholds=thresholds, matrix=matrix, model=spec.name),
-        ]  # fmt: skip
-    session.gate_memo[key] = results
-    return results
-
-
-def reseed_flip_rate(session: Session, spec: ModelSpec, holdout: Holdout) -> float | None:
-    """Mean negative flip rate between the model and its reseeds on ``holdout`` (``--seeds K``,
-    K > 1): how much the recipe flips by chance, to read ``regression.flip_rate`` against."""
-    seeds = session.settings.seeds
-    if seeds <= 1 or spec.is_file:
-        return None
-    y = holdout.y
-    base = holdout_predictions(session, session.model(spec), holdout) == y
-    rates = []
-    for k in range(1, seeds):
-        other = session.model_for_seed(spec, session.settings.seed + k)
-        rates.append(float((base & (holdout_predictions(session, other, holdout) != y)).mean()))
-    return float(np.mean(rates))
-
-
-# --------------------------------------------------------------------------- promotion
-def model_sha256(session: Session, spec: ModelSpec) -> str:
-    """sha256 of the model file under judgement, taken once (before the suites run), so
-    promotion can refuse a file that changed meanwhile."""
-    key = ("sha256", spec.name)
-    if key not in session.gate_memo:
-        trained = session.model(spec)
-        if trained.path is None:
-            msg = f"model {spec.name} has no file to promote (trained without a cache)"
-            raise ModelError(msg)
-        session.gate_memo[key] = sha256_file(trained.path)
-    return session.gate_memo[key]  # type: ignore[return-value]
-
-
-def _metrics(session: Session, spec: ModelSpec) -> dict[str, Any]:
-    ev = session.evaluation(spec)
-    out: dict[str, Any] = {"accuracy": ev.accuracy, "n": ev.n, "loss": ev.loss,
-                           "ece": ev.ece(), "class_recall": ev.class_recall.tolist()}  # fmt: skip
-    trained = session.model(spec)
-    if trained.record is not None:
-        out["training"] = {"epochs": trained.record.epochs, "seed": trained.record.seed,
-                           "samples_per_s": trained.record.samples_per_s,
-                           "wall_time_s": trained.record.wall_time_s}  # fmt: skip
-    return out
-
-
-def _data_profile(dataset: Dataset) -> dict[str, Any] | None:
-    """The data profile later drift checks compare with (``mlchecks.data.profile``)."""
-    try:
-        from mlchecks.data.profile import profile
-    except ImportError:  # pragma: no cover - the data-profile module is optional
-        return None
-    return profile(dataset)
-
-
-def _environment(trained: TrainedModel) -> dict[str, Any]:
-    if trained.record is not None and trained.record.environment:
-        return dict(trained.record.environment)
-    from mlchecks.model.training import environment_light
-
-    return dict(environment_light())
-
-
-def promote_model(session: Session, spec: ModelSpec) -> LineageOutcome:
-    """Store ``spec``'s judged model as the next version of its lineage and make it champion.
-
-    A candidate whose file is byte-identical to the champion's is not stored again.
-
-    Raises:
-        RegistryError: the champion changed since it was read, or the file changed since it
-            was judged (nothing is written then).
-    """
-    registry = session.registry
-    lineage = session.lineage(spec)
-    baseline = session.baseline(spec)
-    before = baseline.version if baseline else None
-    sha = model_sha256(session, spec)
-    if baseline is not None and sha == baseline.record.model_sha256:
-        return LineageOutcome(lineage, spec.name, before, before, None,
-                              f"{spec.name} is already champion {before} of {lineage!r} "
-                              "(same sha256): nothing to promote")  # fmt: skip
-    trained = session.model(spec)
-    holdout = session_holdout(session)
-    predictions = {holdout.id: holdout_predictions(session, trained, holdout)}
-    for h in baseline.holdouts if baseline else ():
-        predictions[h.id] = holdout_predictions(session, trained, h)
-    dataset = session.dataset
-    checks = tuple(c.to_json() for c in session.checks if c.model in (spec.name, None))
-    assert trained.path is not None  # model_sha256 checked it
-    new = NewVersion(
-        model_file=trained.path,
-        model_sha256=sha,
-        holdout=holdout,
-        predictions=predictions,
-        metrics=_metrics(session, spec),
-        checks=checks,
-        data={"name": dataset.name, "fingerprint": dataset.fingerprint,
-              "n_train": dataset.n_train, "n_test": dataset.n_test,
-              "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes},
-        data_profile=_data_profile(dataset),
-        environment=_environment(trained),
-    )  # fmt: skip
-    record = registry.promote(lineage, new, expected_champion=before)
-    return LineageOutcome(lineage, spec.name, before, record.version, record.version,
-                          f"{spec.name} promoted to {lineage!r} version "
-                          f"{record.version}")  # fmt: skip
-
-
-def unchanged(session: Session, spec: ModelSpec, reason: str) -> LineageOutcome:
-    """The lineage outcome when nothing is promoted."""
-    lineage = session.lineage(spec)
-    baseline = session.baseline(spec)
-    before = baseline.version if baseline else None
-    return LineageOutcome(lineage, spec.name, before, before, None, reason)
-
-
-def describe_baseline(session: Session, spec: ModelSpec) -> str:
-    """One line: what ``spec`` is compared with."""
-    lineage = session.lineage(spec)
-    baseline = session.baseline(spec)
-    if baseline is None:
-        return (
-            f"{spec.name}: no champion yet in lineage {lineage!r} ({session.registry.location}): "
-            "absolute checks only"
-        )
-    others = len(baseline.earlier) - 1
-    extra = f" and {others} earlier holdout(s)" if others > 0 else ""
-    return (
-        f"{spec.name}: champion {baseline.version} of {lineage!r} "
-        f"(accuracy {baseline.record.metrics.get('accuracy', float('nan')):.4f} on its holdout of "
-        f"{baseline.holdout.n}){extra}"
-    )
-
-
-# --------------------------------------------------------------------------- the gate's steps
-def lineage_locks(session: Session, promote: bool) -> contextlib.ExitStack:
-    """Hold the gate lock of every lineage the run may promote into (none with ``--no-promote``).
-
-    Enter it before :func:`prepare`: a concurrent gate then waits, and judges its candidate
-    against whatever this one promoted.
-    """
-    stack = contextlib.ExitStack()
-    if promote:
-        registry = session.registry
-        with contextlib.ExitStack() as pending:
-            for spec in session.settings.models:
-                pending.enter_context(registry.gate_lock(session.lineage(spec)))
-            stack.push(pending.pop_all())
-    return stack
-
-
 def prepare(session: Session, hash_models: bool) -> list[str]:
-    """Read (and verify) each model's baseline before the suites run; say what it is.
+    """Read (and verify) each model's baseline before the checks run; say what it is.
 
     Args:
         session: the run.
-        hash_models: take each model file's sha256 now (when the run may promote), so a file
-            that changes while the suites run is not promoted.
+        hash_models: take each model file's sha256 now (when the run may promote), so the
+            bytes promoted are the bytes judged.
 
     Raises:
         RegistryError: a damaged or tampered registry (exit 2 before any check runs).
@@ -486,18 +164,219 @@ def prepare(session: Session, hash_models: bool) -> list[str]:
     return lines
 
 
-def promote_all(session: Session, accepted: bool, promote: bool) -> list[LineageOutcome]:
-    """Promote every model of an accepted run (unless ``promote`` is false); else say why not.
+def private_copy(candidate: Path, folder: Path) -> tuple[Path, str]:
+    """Copy ``candidate`` into ``folder`` (private to this run) and hash the very bytes copied.
 
-    Lineages are independent: with several configured models each is promoted into its own
-    lineage, one after the other.
+    Everything after this reads the copy: a file replaced at its original path while the gate
+    waits for a lock or runs its checks is neither judged nor promoted.
+
+    Raises:
+        ModelError: ``candidate`` is missing, not a regular file (a FIFO would block forever),
+            or unreadable.
     """
-    outcomes: list[LineageOutcome] = []
-    for spec in session.settings.models:
-        if not accepted:
-            outcomes.append(unchanged(session, spec, "rejected: registry unchanged"))
-        elif not promote:
-            outcomes.append(unchanged(session, spec, "accepted; not promoted (--no-promote)"))
-        else:
-            outcomes.append(promote_model(session, spec))
-    return outcomes
+    if not candidate.exists():
+        msg = f"model file {candidate} does not exist; give the path of a saved .keras file"
+        raise ModelError(msg)
+    if not candidate.is_file():
+        msg = (
+            f"model {candidate} is not a regular file; give the path of a saved .keras file "
+            "(not a folder, FIFO or device)"
+        )
+        raise ModelError(msg)
+    target = folder / candidate.name
+    digest = hashlib.sha256()
+    try:
+        with open(candidate, "rb") as src, open(target, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+    except OSError as exc:
+        msg = f"model file {candidate} cannot be read ({exc.strerror}); check its permissions"
+        raise ModelError(msg) from None
+    target.chmod(0o400)
+    return target, digest.hexdigest()
+
+
+class Gate:
+    """One gate run over a :class:`~mlchecks.run.session.Session`.
+
+    Args:
+        session: the run (settings, data, models under judgement).
+        promote: promote an accepted run into the registry. Defaults to True.
+        categories: the check categories this gate requires; all of them by default. A run in
+            which one of them recorded no check is not promoted (e.g. tests deselected with
+            ``-k``).
+        workdir: a private folder owned by the gate (candidate copies), removed by
+            :meth:`close`. Defaults to None.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        promote: bool = True,
+        categories: Sequence[str] = CATEGORIES,
+        workdir: Path | None = None,
+    ) -> None:
+        unknown = set(categories) - set(CATEGORIES)
+        if unknown or not categories:
+            msg = f"gate categories {sorted(unknown)} unknown; expected some of {CATEGORIES}"
+            raise ConfigError(msg)
+        self.session = session
+        self.promote = promote
+        self.categories = tuple(c for c in CATEGORIES if c in categories)
+        self.notes: list[str] = []
+        self.setup_checks: list[CheckResult] = []
+        self.blocked = False
+        self._workdir = workdir
+
+    # ----------------------------------------------------------------------- construction
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        candidate: str | Path | None = None,
+        trusted: bool = False,
+        promote: bool = True,
+        categories: Sequence[str] = CATEGORIES,
+    ) -> Gate:
+        """A gate on the configured models, or on a private copy of ``candidate``.
+
+        Raises:
+            ModelError: ``candidate`` is missing or not a regular file.
+        """
+        from mlchecks.config import ModelSpec
+        from mlchecks.run.session import Session
+
+        workdir = None
+        digest = None
+        if candidate is not None:
+            source = Path(candidate).resolve()
+            workdir = Path(tempfile.mkdtemp(prefix="mlchecks-gate-"))
+            try:
+                copy, digest = private_copy(source, workdir)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            spec = ModelSpec(name=settings.name, path=str(copy), trusted=trusted)
+            settings = settings.replace(models=(spec,))
+        gate = cls(Session(settings), promote=promote, categories=categories, workdir=workdir)
+        if digest is not None:
+            gate.session.gate_memo[("sha256", settings.models[0].name)] = digest
+        return gate
+
+    def close(self) -> None:
+        """Remove the gate's private folder (candidate copies)."""
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------- the phases
+    def check_inputs(self) -> None:
+        """Load the data, lint every model's set-up, load every model (unless blocked).
+
+        Raises:
+            DataError, ModelError, ConfigError: bad input (exit 2) before any check runs.
+        """
+        from mlchecks.run import lint
+
+        session = self.session
+        session.dataset  # noqa: B018  (DataError -> exit 2 before any work)
+        if "setup" in self.categories:
+            self.setup_checks = lint.run_session(session)
+            self.blocked = any(c.blocking for c in self.setup_checks)
+        for spec in () if self.blocked else session.settings.models:
+            session.model(spec)
+
+    def prepare(self) -> list[str]:
+        """Verify each lineage's baseline and hash the bytes under judgement; returns the lines
+        that say what each model is compared with."""
+        self.notes = prepare(self.session, hash_models=self.promote and not self.blocked)
+        return self.notes
+
+    def judge(self, runner: SuiteRunner) -> None:
+        """Run the checks; a broken set-up records only the lint's results (no training).
+
+        Raises:
+            RuntimeError: a suite failed outside any check (a bug: exit 3).
+        """
+        if self.blocked:
+            for check in self.setup_checks:
+                self.session.record(check)
+            return
+        errors = runner(self.session, self.categories)
+        if errors:
+            raise RuntimeError(f"a suite errored outside any check: {'; '.join(errors)}")
+
+    def missing_categories(self) -> list[str]:
+        """Categories of this gate that recorded no check in the run."""
+        ran = {c.category for c in self.session.checks}
+        return [c for c in self.categories if c not in ran]
+
+    def conclude(self, *, failed_outside: str | None = None) -> GateDecision:
+        """Decide and, when accepted and promoting, promote every lineage.
+
+        Args:
+            failed_outside: why the run failed outside mlchecks' checks (e.g. a user's own
+                test failed in the pytest door): the run is then rejected. Defaults to None.
+
+        Raises:
+            ConfigError: an accepted run in which a category of the gate recorded no check
+                (nothing is promoted; exit 2).
+            RegistryError: the champion changed since it was read (nothing is written).
+        """
+        session = self.session
+        accepted = decide(session.checks) and failed_outside is None
+        missing = self.missing_categories()
+        if accepted and missing and self.promote:
+            msg = (
+                f"nothing promoted: no {', '.join(missing)} check ran in this run (deselected "
+                f"or skipped tests?); promotion needs every category of the gate: "
+                f"{', '.join(self.categories)}; run the whole suites"
+            )
+            raise ConfigError(msg)
+        lineages = promote_all(session, accepted, self.promote)
+        if failed_outside is not None:
+            self.notes.append(f"rejected: {failed_outside}")
+        first = lineages[0]
+        return GateDecision(
+            accepted=accepted,
+            name=first.name,
+            checks=tuple(session.checks),
+            notes=tuple(self.notes),
+            version=first.version,
+            champion_before=first.champion_before,
+            champion_after=first.champion_after,
+            lineages=tuple(lineages),
+        )
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold every lineage lock this gate may promote into (none when not promoting)."""
+        with lineage_locks(self.session, self.promote):
+            yield
+
+    def run(self, runner: SuiteRunner, *, before_lock: Callable[[], None] | None = None
+            ) -> GateDecision:  # fmt: skip
+        """All four phases; the lineage locks are held from reading the champion to promoting,
+        so a concurrent gate waits and is judged against what this one promoted.
+
+        Args:
+            runner: records the checks (see :data:`SuiteRunner`).
+            before_lock: called after the inputs are checked, before the locks are taken
+                (slow imports, progress lines). Defaults to None.
+        """
+        self.check_inputs()
+        if before_lock is not None:
+            before_lock()
+        with self.locked():
+            self.prepare()
+            self.judge(runner)
+            return self.conclude()

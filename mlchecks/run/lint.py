@@ -1,30 +1,5 @@
-"""Training-setup lint: catch a broken model/loss/data set-up before any training.
-
-The lint reads only the model's architecture and compile configuration (the JSON Keras stores
-in a ``.keras`` file, or the same serialisation of an in-memory model) and the dataset. It never
-trains or predicts, and on a ``.keras`` file it does not even import Keras, so ``mlchecks gate``
-runs it first and rejects a broken set-up before a minute is spent training it.
-
-Each rule has a stable check id (``setup.<kind>``) and yields at most one finding with a
-severity, what is wrong, where (a layer name) and the fix:
-
-==========================  ===================================================================
-``setup.label_encoding``    sparse loss with one-hot labels, or categorical loss with class ids
-``setup.output_units``      output units differ from the number of classes
-``setup.from_logits``       softmax/sigmoid output with ``from_logits=True``, or raw logits with
-                            ``from_logits=False``
-``setup.input_shape``       model input shape incompatible with the data's sample shape
-``setup.per_pixel_output``  a Dense head on an un-flattened image (one prediction per pixel)
-``setup.label_range``       labels outside ``[0, units)``
-``setup.binary_loss``       binary cross-entropy on multi-class labels
-``setup.input_scale``       unscaled inputs (e.g. 0..255) and no rescaling layer (a warning)
-==========================  ===================================================================
-
-The origin article (``shared/seed``) has bugs of the kinds ``label_encoding`` (``to_categorical``
-labels with ``sparse_categorical_crossentropy``), ``input_shape`` (a 32x32x3 CNN fed 28x28
-MNIST) and ``per_pixel_output`` (``Dense`` directly on a ``(28, 28, 1)`` input).
-
-No pytest import; Keras is imported only to serialise an in-memory model or build a builder.
+"""The training-setup lint of a run's models (``setup.*``), memoised per session: the gate
+runs it before any training and the setup suite records its results.
 """
 
 from __future__ import annotations

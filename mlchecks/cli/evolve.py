@@ -1,0 +1,77 @@
+"""``mlchecks evolve``: the continual-learning demo (:mod:`mlchecks.run.evolve`), gated at every
+step by the one Gate on the shipped suites."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from mlchecks.cli import _output
+from mlchecks.config.options import bounded
+from mlchecks.run.evolve import DEFAULT_NAME, evolve
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None, help="dataset (default: configured, digits)")
+    parser.add_argument("--steps", type=_steps, default=3, help="increments (default 3)")
+    parser.add_argument("--registry", default=None,
+                        help="registry folder to keep (default: a temporary one)")  # fmt: skip
+    parser.add_argument("--name", default=DEFAULT_NAME, help="lineage name (default evolve)")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: configured)")
+    parser.add_argument("--epochs", type=_positive_int, default=20,
+                        help="epochs of the first training (default 20)")  # fmt: skip
+    parser.add_argument("--finetune-epochs", type=_positive_int, default=5,
+                        help="epochs of each fine-tuning (default 5)")  # fmt: skip
+    parser.add_argument("--replay", type=_share, default=1.0,
+                        help="share of earlier training data the rehearsal step replays "
+                        "(default 1: all of it)")  # fmt: skip
+    parser.add_argument("--json", dest="json_file", default=None, help="write the steps here")
+    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+
+
+_steps = bounded(int, 2, 50, "2 to 50 steps")
+_positive_int = bounded(int, 1, 10_000, "an integer from 1 to 10000")
+_share = bounded(float, 0.0, 1.0, "a share in (0, 1]", low_open=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``mlchecks evolve``: exit 0 when the loop behaved as continual learning should (every
+    naive step rejected for forgetting, every rehearsal step promoted), 1 otherwise."""
+    from mlchecks.config import load_settings
+    from mlchecks.data import load_dataset
+    from mlchecks.plugin.runner import run_suites
+
+    _output.check_writable("--json", args.json_file)
+
+    overrides = {"data": args.data, "name": args.name, "seed": args.seed}
+    settings = load_settings(
+        Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
+    )
+    dataset = load_dataset(settings.data, root=Path(settings.root))
+    from mlchecks.model.training import quiet_retracing
+
+    quiet_retracing()
+    temporary = args.registry is None
+    workdir = Path(tempfile.mkdtemp(prefix="mlchecks-evolve-"))
+    try:
+        registry = workdir / "registry" if temporary else Path(args.registry).resolve()
+        settings = settings.replace(registry=str(registry))
+        where = "temporary; --registry DIR keeps it" if temporary else "kept"
+        print(f"mlchecks evolve: {dataset.describe()}, {args.steps} increments; "
+              f"registry {registry} ({where}), lineage {settings.name!r}")  # fmt: skip
+        result = evolve(settings, dataset, args.steps, epochs=args.epochs,
+                        finetune_epochs=args.finetune_epochs, replay=args.replay,
+                        workdir=workdir, runner=run_suites)  # fmt: skip
+        if args.json_file:
+            text = json.dumps(result.to_json(), indent=1) + "\n"
+            _output.write_text("--json", args.json_file, text)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    expected = all(
+        ("regression.forgetting" in a.failed) if a.kind == "naive" else a.accepted
+        for a in result.attempts
+    )
+    return 0 if expected else 1

@@ -1,0 +1,135 @@
+"""``mlchecks gate [CANDIDATE]``: the one :class:`~mlchecks.run.gate.Gate`, run on the shipped
+suites, with its verdict, report and ``--json`` decision. Decides nothing itself."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from mlchecks.cli import _output
+from mlchecks.config import options
+from mlchecks.errors import GateExit, MlchecksError
+from mlchecks.run.gate import Gate, GateDecision
+from mlchecks.run.session import Session
+
+
+def add_arguments(gate: argparse.ArgumentParser) -> None:
+    gate.add_argument("candidate", nargs="?", default=None, help="a saved .keras model file")
+    options.add_options(gate.add_argument)
+    gate.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                      help="write the decision here (- for stdout)")  # fmt: skip
+    gate.add_argument("--no-promote", action="store_true", help="judge only; never promote")
+    gate.add_argument("--config", default=None, help="config file (default: nearest one)")
+    gate.add_argument(
+        "--trust-candidate",
+        action="store_true",
+        help="DANGEROUS: load the candidate with Keras safe mode off, so code in the file "
+        "(Lambda layers) runs on this machine; only for files whose author you trust",
+    )
+    gate.add_argument(
+        "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
+    )
+
+
+def run(args: argparse.Namespace) -> GateExit:
+    """Validate inputs, run the one Gate on the shipped suites, print, report, write JSON."""
+    from mlchecks.config import load_settings
+    from mlchecks.plugin.runner import run_suites, verbose_runner
+
+    start = time.perf_counter()
+    _output.check_writable("--json", args.json_file)
+    overrides = options.overrides(vars(args))
+    settings = load_settings(
+        Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
+    )
+    promote = not args.no_promote
+    # With --json - the decision owns stdout: progress goes to stderr.
+    out = sys.stderr if args.json_file == _output.STDOUT else sys.stdout
+    with Gate.for_settings(settings, candidate=args.candidate, trusted=args.trust_candidate,
+                           promote=promote) as gate:  # fmt: skip
+        session = gate.session
+
+        def announce() -> None:
+            models = ", ".join(s.name for s in session.settings.models)
+            print(f"mlchecks gate: {session.dataset.describe()}; models: {models}", file=out)
+            if promote and not gate.blocked:
+                _import_suite_dependencies()
+
+        gate.check_inputs()
+        announce()
+        with gate.locked():
+            for line in gate.prepare():
+                print(f"  {line}", file=out)
+            gate.judge(verbose_runner if args.verbose else run_suites)
+            decision = gate.conclude()
+        decision = _write_report(session, decision)
+        _print_decision(decision, time.perf_counter() - start, out)
+        if decision.report:
+            print(f"mlchecks gate: report {decision.report}", file=out)
+    if args.json_file:
+        text = json.dumps(decision.to_json(), indent=2, allow_nan=False) + "\n"
+        _output.write_text("--json", args.json_file, text)
+    return decision.exit_code
+
+
+def _import_suite_dependencies() -> None:
+    """Import Great Expectations and Hypothesis (seconds) before taking the lineage lock, so
+    concurrent gates queue only for the work that needs the champion, not for imports."""
+    try:
+        import mlchecks.strategies  # noqa: F401  (imports Hypothesis)
+        from mlchecks.data.expectations import _gx
+
+        _gx()
+    except (ImportError, MlchecksError):
+        pass  # the suites report a missing dependency as they did before
+
+
+def _print_decision(decision: GateDecision, elapsed: float, out: object = None) -> None:
+    """Failed checks, warnings of passed ones (e.g. an underpowered holdout), the verdict."""
+    out = out or sys.stdout
+    for check in decision.checks:
+        if not check.passed:
+            label = "FAIL" if check.severity == "error" else check.severity.upper()
+            print(f"  {label:5} {check.id}: {check.message}", file=out)  # type: ignore[arg-type]
+        elif isinstance(check.details, dict) and check.details.get("warning"):
+            print(f"  WARN  {check.id}: {check.details['warning']}", file=out)  # type: ignore[arg-type]
+    for lineage in decision.lineages:
+        print(f"  {lineage.note}", file=out)  # type: ignore[arg-type]
+    verdict = "ACCEPTED" if decision.accepted else "REJECTED"
+    print(
+        f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed; "
+        f"{elapsed:.1f}s)",
+        file=out,  # type: ignore[arg-type]
+    )
+
+
+def _write_report(session: Session, decision: GateDecision) -> GateDecision:
+    """Write the run's HTML report (``--report DIR``, default ``reports/``; ``none``: off).
+
+    Returns the decision with the page's path in ``report``. A page that cannot be written is a
+    warning on stderr, never a changed verdict or exit code.
+    """
+    from mlchecks.report import write_session_report
+
+    try:
+        page = write_session_report(session, decision=decision, source="gate")
+    except Exception as exc:
+        print(
+            f"mlchecks: warning: report not written ({type(exc).__name__}: {exc})", file=sys.stderr
+        )
+        if os.environ.get("MLCHECKS_DEBUG"):
+            traceback.print_exc()
+        return decision
+    if page is None:
+        return decision
+    try:  # relative to where the gate was started, when it is below it
+        shown = page.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = page.resolve()
+    return dataclasses.replace(decision, report=shown.as_posix())

@@ -1,0 +1,98 @@
+"""The gate's runner: the shipped suites, run through pytest on a prepared session.
+
+``mlchecks gate`` and ``mlchecks evolve`` hand :func:`run_suites` to
+:meth:`mlchecks.run.gate.Gate.run`; the suites' tests record their checks into the session, and
+a test that failed without recording a blocking check is an internal error (a bug), never a
+rejection.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mlchecks.run.session import Session
+
+#: The suite file of each check category.
+SUITES = {
+    "setup": "test_setup.py",
+    "data": "test_data.py",
+    "accuracy": "test_accuracy.py",
+    "behaviour": "test_behaviour.py",
+    "speed": "test_speed.py",
+    "regression": "test_regression.py",
+}
+
+
+def suites_dir() -> Path:
+    """The ready-made suites: inside the wheel, or ``suites/`` of a source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "_suites", package.parent / "suites"):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(f"the mlchecks suites are missing from {package}; reinstall mlchecks")
+
+
+class GateContext:
+    """Registered as a pytest plugin for the suite run: hands over the prepared session."""
+
+    is_mlchecks_gate_context = True
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.internal_errors: list[str] = []
+        self._recorded = 0
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        # A failed test that recorded no blocking check failed for another reason (a bug in a
+        # suite or in mlchecks): that is an internal error, not a rejection.
+        if report.failed:
+            recorded_block = any(c.blocking for c in self.session.checks[self._recorded :])
+            if not recorded_block:
+                text = getattr(report, "longreprtext", "") or ""
+                last = text.strip().splitlines()[-1] if text.strip() else "failed"
+                self.internal_errors.append(f"{report.nodeid}: {last}")
+        if report.when == "teardown":
+            self._recorded = len(self.session.checks)
+
+
+def run_suites(session: Session, categories: tuple[str, ...], verbose: bool = False) -> list[str]:
+    """Run the suites of ``categories`` on ``session``; returns the internal errors."""
+    folder = suites_dir()
+    files = [str(folder / SUITES[c]) for c in categories]
+    args = [
+        *files,
+        f"--rootdir={folder}",
+        "-c",
+        os.devnull,  # ignore the user's pytest configuration: the gate defines the run
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+    ]
+    args += ["-q"] if verbose else ["-p", "no:terminal"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "mlchecks.plugin"]
+    context = GateContext(session)
+    before = set(sys.modules)
+    try:
+        code = pytest.main(args, plugins=[context])
+    finally:
+        # The suites' modules (test_accuracy, ...) must not outlive the run: a later pytest run
+        # in this process (evolve's next step, a user's own tests) collects files of the same
+        # base names.
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)):
+                del sys.modules[name]
+    if int(code) not in (0, 1):
+        context.internal_errors.append(f"pytest exited with {code!r}")
+    return context.internal_errors
+
+
+def verbose_runner(session: Session, categories: tuple[str, ...]) -> list[str]:
+    """:func:`run_suites` that shows pytest's own output (``mlchecks gate -v``)."""
+    return run_suites(session, categories, verbose=True)
