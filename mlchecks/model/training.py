@@ -393,8 +393,45 @@ def weights_digest(model: keras.Model) -> str:
     return h.hexdigest()
 
 
+def builder_source_digest(identifier: str) -> str | None:
+    """sha256 of the code of a model builder: the bytes of the file its function is defined in
+    and of the module its import path names (when that only re-exports it). ``None`` when the
+    code has no source file to read (the cache is then not used for it).
+
+    Editing the builder's module under the same import path changes the digest, so the cache
+    never hands back a model trained by the older code. Code the builder imports from other
+    modules is not covered: edit those and clear the cache (``cache_dir``).
+    """
+    import functools
+    import inspect
+    import sys
+
+    builder: Any = zoo.get(identifier)
+    while isinstance(builder, functools.partial):
+        builder = builder.func
+    builder = inspect.unwrap(builder)
+    target = builder if inspect.isfunction(builder) or inspect.isclass(builder) else type(builder)
+    files: list[str | None] = []
+    try:
+        files.append(inspect.getsourcefile(target))
+    except TypeError:
+        files.append(None)
+    if ":" in identifier:
+        module = sys.modules.get(identifier.partition(":")[0])
+        files.append(getattr(module, "__file__", None))
+    if files[0] is None:
+        return None
+    h = hashlib.sha256()
+    for name in dict.fromkeys(f for f in files if f):  # contents only: a moved checkout hits
+        try:
+            h.update(Path(name).read_bytes())
+        except OSError:
+            return None
+    return h.hexdigest()
+
+
 class ModelCache:
-    """Trained models on disk, keyed by spec, data fingerprint, seed and versions.
+    """Trained models on disk, keyed by spec, builder code, data fingerprint, seed and versions.
 
     Layout: ``<root>/<key>/{model.keras,record.json}``. An entry is written into a temporary
     folder beside it and renamed into place, so a reader sees a whole entry or none; a file lock
@@ -409,6 +446,7 @@ class ModelCache:
         payload = {
             "format": CACHE_FORMAT,
             "spec": spec.cache_fields(),
+            "builder_source": builder_source_digest(spec.builder),
             "data": dataset.fingerprint,
             "seed": seed,
             "deterministic": deterministic,
@@ -425,6 +463,10 @@ class ModelCache:
     ) -> TrainedModel:
         from filelock import FileLock
 
+        if builder_source_digest(spec.builder) is None:  # no code to key on: never reuse
+            set_seed(seed, deterministic)
+            model = build(spec, dataset)
+            return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed))
         key = self.key(spec, dataset, seed, deterministic)
         entry = self.root / key
         self.root.mkdir(parents=True, exist_ok=True)

@@ -372,3 +372,61 @@ def test_a_read_only_registry_is_exit_2_and_says_so(tmp_path, how):
         assert code == GateExit.BAD_INPUT, out
         assert message.startswith("RegistryError") and "not writable" in message, out
         assert "Free space" not in message and "\n" not in message, out
+
+
+# ------------------------------------------------------------------ item 6: stale model cache
+TRAIN_BUILDER = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[2])
+    from mlchecks.config import ModelSpec
+    from mlchecks.data import load_dataset
+    from mlchecks.model.training import ModelCache, train
+    ds = load_dataset("synthetic:200")
+    trained = train(ModelSpec(name="m", builder=sys.argv[3], epochs=1), ds, seed=0,
+                    cache=ModelCache(sys.argv[1]))
+    units = [layer.units for layer in trained.model.layers if hasattr(layer, "units")]
+    print(json.dumps({"cached": trained.record.cached, "units": units}))
+    """
+)
+BUILDER = textwrap.dedent(
+    """
+    import keras
+
+    def build(input_shape, num_classes):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Flatten()(inputs)
+        x = keras.layers.Dense(UNITS, activation="relu")(x)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+    """
+)
+
+
+def _train_builder(cache: Path, code: Path, identifier: str) -> dict:
+    import os
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-c", TRAIN_BUILDER, str(cache), str(code),
+                           identifier], capture_output=True, text=True, env=env,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_editing_a_builder_never_reuses_the_model_of_its_older_code(tmp_path):
+    code, cache = tmp_path / "code", tmp_path / "cache"
+    (code / "mypkg").mkdir(parents=True)
+    module = code / "mypkg" / "nets.py"
+    # the import path names a re-export: the defining module must count as well
+    (code / "mypkg" / "__init__.py").write_text("from mypkg.nets import build\n")
+    module.write_text(BUILDER.replace("UNITS", "8"))
+    first = _train_builder(cache, code, "mypkg:build")
+    assert first == {"cached": False, "units": [8, 10]}
+    assert _train_builder(cache, code, "mypkg:build")["cached"] is True  # unchanged: reused
+    tally.bad_input()
+    module.write_text(BUILDER.replace("UNITS", "16"))  # same import path, new code
+    edited = _train_builder(cache, code, "mypkg:build")
+    stale = int(edited["units"] != [16, 10] or edited["cached"])
+    tally.lost(stale)  # a stale model judged as the new code's would be a wrong verdict
+    assert not stale, edited
