@@ -136,7 +136,7 @@ def test_a_command_line_name_is_blamed_on_the_command_line(tmp_path):
     message = str(info.value)
     assert "command line (--name)" in message and "mlchecks.toml" not in message, message
     (tmp_path / "mlchecks.toml").write_text('name = "my model"\n')
-    with pytest.raises(ConfigError, match="mlchecks.toml"):
+    with pytest.raises(ConfigError, match=r"mlchecks\.toml"):
         load_settings(tmp_path, {"name": None})
 
 

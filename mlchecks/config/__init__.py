@@ -151,7 +151,7 @@ def find_config(start: Path) -> Path | None:
         if pyproject.is_file():
             try:
                 table = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, RecursionError):
                 return pyproject  # reported properly by read_table
             if "mlchecks" in table.get("tool", {}):
                 return pyproject
@@ -164,6 +164,9 @@ def read_table(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"config file {path} is not valid TOML ({exc}); fix the syntax"
+        raise ConfigError(msg) from None
+    except RecursionError:
+        msg = f"config file {path} is nested too deep to read; fix the file"
         raise ConfigError(msg) from None
     except OSError as exc:
         msg = f"config file {path} cannot be read ({exc.strerror})"
@@ -449,6 +452,6 @@ def active_backend() -> str:
         value = json.loads(config.read_text()).get("backend")
         if isinstance(value, str):
             return value
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         pass
     return "tensorflow"

@@ -101,6 +101,9 @@ def load_preset(name: str, root: Path | None = None) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         msg = f"data_checks preset {path} is not valid JSON ({exc}); fix the file"
         raise ConfigError(msg) from None
+    except RecursionError:
+        msg = f"data_checks preset {path} is nested too deep to read; fix the file"
+        raise ConfigError(msg) from None
     return validate_table(data, f"data_checks preset {path}", root=path.parent, is_preset=True)
 
 
@@ -181,7 +184,7 @@ def _validate_value(key: str, value: Any, where: str, root: Path | None) -> Any:
             raise fail(f"one of {DRIFT_METHODS}")
         return value
     if key == "drift_stats":
-        if not isinstance(value, list | tuple) or not set(value) <= set(STATS):
+        if not isinstance(value, list | tuple) or not all(v in STATS for v in value):
             raise fail(f"a list of some of {STATS}")
         return tuple(value)
     if key == "drift_labels":
@@ -240,6 +243,7 @@ def _validate_expectation(entry: Any, where: str) -> dict[str, Any]:
     if not isinstance(kwargs, Mapping):
         msg = f"kwargs in {where} must be a table of keyword arguments, got {kwargs!r}"
         raise ConfigError(msg)
+    _check_column_kwargs(kwargs, where)
     frame = entry.get("frame", "samples")
     if frame not in FRAMES:
         msg = f"frame in {where} must be one of {FRAMES}, got {frame!r}; columns: " + "; ".join(
@@ -251,6 +255,34 @@ def _validate_expectation(entry: Any, where: str) -> dict[str, Any]:
         msg = f"split in {where} must be one of {(*SPLITS, 'both')}, got {split!r}"
         raise ConfigError(msg)
     return {"expectation": name, "kwargs": dict(kwargs), "frame": frame, "split": split}
+
+
+# GX keyword arguments naming frame columns: one column name, or a list of them
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_COLUMN_LIST_KWARGS = ("column_list", "column_set")
+
+
+def _check_column_kwargs(kwargs: Mapping[str, Any], where: str) -> None:
+    """Types GX does not check before it uses them (a column that is not a string breaks
+    every data test); whether the column exists is the check's own finding."""
+    if "meta" in kwargs:
+        msg = f"kwargs in {where} may not set 'meta' (mlchecks sets it); remove it"
+        raise ConfigError(msg)
+    for key in _COLUMN_KWARGS:
+        if key in kwargs and not isinstance(kwargs[key], str):
+            msg = (
+                f"kwargs.{key} in {where} must be a column name (a string), got "
+                f"{kwargs[key]!r}; columns: "
+                + "; ".join(f"{f}: {', '.join(c)}" for f, c in _FRAME_COLUMNS.items())
+            )
+            raise ConfigError(msg)
+    for key in _COLUMN_LIST_KWARGS:
+        value = kwargs.get(key)
+        if key in kwargs and not (
+            isinstance(value, list | tuple) and all(isinstance(c, str) for c in value)
+        ):
+            msg = f"kwargs.{key} in {where} must be a list of column names, got {value!r}"
+            raise ConfigError(msg)
 
 
 def _snake(name: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +97,67 @@ def test_a_bad_option_value_is_exit_2_without_traceback(capsys):
     err = capsys.readouterr().err
     assert err.startswith("mlchecks: error: ") and "--max-flip-rate" in err
     assert "Traceback" not in err
+
+
+DEEP_TOML = {
+    "arrays 100000 deep": "data = " + "[" * 100_000 + "]" * 100_000 + "\n",
+    "inline tables 5000 deep": "data = " + "{a = " * 5_000 + "1" + "}" * 5_000 + "\n",
+}
+
+
+def test_a_deeply_nested_config_is_a_config_error(tmp_path, monkeypatch, capsys):
+    for how, text in DEEP_TOML.items():
+        folder = tmp_path / how.split()[0]
+        folder.mkdir()
+        (folder / "mlchecks.toml").write_text(text)
+        tally.bad_input()
+        with pytest.raises(ConfigError, match="nested too deep") as info:
+            load_settings(folder)
+        assert "mlchecks.toml" in str(info.value), how
+        monkeypatch.chdir(folder)
+        for argv in (["lint", "mlp", "--data", "synthetic:200"], ["registry", "list"]):
+            assert main(argv) == 2, (how, argv)
+            err = capsys.readouterr().err
+            assert err.startswith("mlchecks: error: ") and err.count("\n") == 1, (how, err)
+            assert "internal error" not in err
+
+
+def test_a_deeply_nested_data_check_preset_is_a_config_error(tmp_path):
+    from mlchecks.config.data_checks import load_preset
+
+    preset = tmp_path / "deep.json"
+    preset.write_text('{"description": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    tally.bad_input()
+    with pytest.raises(ConfigError, match="nested too deep") as info:
+        load_preset(str(preset))
+    assert str(preset) in str(info.value)
+    with pytest.raises(ConfigError, match="nested too deep"):
+        settings_from_table({"data_checks": {"preset": str(preset)}}, {}, source="p.toml")
+
+
+def _expect(kwargs):
+    return {"expectations": [{"expectation": "ExpectColumnMeanToBeBetween", "kwargs": kwargs}]}
+
+
+WRONG_TYPES = {
+    "column an integer": _expect({"column": 5, "min_value": 0}),
+    "column a list": _expect({"column": ["mean"], "min_value": 0}),
+    "column_list of numbers": {"expectations": [{
+        "expectation": "ExpectCompoundColumnsToBeUnique", "kwargs": {"column_list": [1, 2]}}]},
+    "column_A a table": {"expectations": [{
+        "expectation": "ExpectColumnPairValuesAToBeGreaterThanB",
+        "kwargs": {"column_A": {"x": 1}, "column_B": "min"}}]},
+    "meta (mlchecks sets it)": _expect({"column": "mean", "meta": {"x": 1}}),
+    "drift_stats nested": {"drift_stats": [["mean"]]},
+    "drift_stats a table": {"drift_stats": [{"mean": 1}]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("how", sorted(WRONG_TYPES))
+def test_data_check_values_of_a_wrong_type_are_config_errors(how):
+    """Caught when the config is read (exit 2), not as a TypeError inside every data test."""
+    tally.bad_input()
+    with pytest.raises(ConfigError) as info:
+        settings_from_table({"data_checks": WRONG_TYPES[how]}, {}, source="pyproject.toml")
+    message = str(info.value)
+    assert "pyproject.toml" in message and "\n" not in message, message

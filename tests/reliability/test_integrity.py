@@ -254,8 +254,9 @@ def _cli(tmp_path: Path, capsys, *args: str) -> tuple[int, str, str]:
 HOSTILE = {
     "NaN in the history": lambda raw: raw.replace('"promote"', "NaN", 1),
     "Infinity as a value": lambda raw: raw.replace('"from": null', '"from": Infinity', 1),
-    "nested 100000 deep": lambda raw: raw.replace('"history": [', '"history": [' + "[" * 100_000
-                                                  + "]" * 100_000 + ",", 1),
+    "nested 100000 deep": lambda raw: raw.replace(
+        '"history": [', '"history": [' + "[" * 100_000 + "]" * 100_000 + ",", 1
+    ),
     "history item not a table": lambda raw: raw.replace('"history": [', '"history": [7, ', 1),
     "retired not a boolean": lambda raw: raw.replace('"retired": false', '"retired": "no"', 1),
 }
@@ -279,7 +280,7 @@ def test_registry_show_on_a_hostile_index_is_exit_2(tmp_path, capsys, how):
 
 
 def test_registry_verify_command_reports_each_problem(tmp_path, capsys):
-    reg, lineage = _lineage(tmp_path)
+    _, lineage = _lineage(tmp_path)
     code, out, err = _cli(tmp_path, capsys, "verify", "--name", "tiny")
     assert code == 0 and "no problems" in out, out + err
     h = _holdout()
