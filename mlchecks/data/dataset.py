@@ -107,7 +107,7 @@ def load_dataset(spec: str, *, root: Path | None = None) -> Dataset:
         return _digits()
     if spec in KERAS_DATASETS:
         return _keras_dataset(spec)
-    if spec.startswith("synthetic"):
+    if spec == "synthetic" or spec.startswith("synthetic:"):  # not synthetic_run3.npz
         match = re.fullmatch(r"synthetic:(\d+)", spec)
         if not match or not 20 <= int(match.group(1)) <= MAX_SYNTHETIC:
             msg = (
@@ -222,10 +222,17 @@ def load_npz(path: Path, name: str | None = None) -> Dataset:
     except DataError:
         raise
     except ValueError as exc:
-        msg = (
-            f"data file {path} holds object arrays ({exc}); mlchecks never unpickles data: "
-            "save numeric arrays only"
-        )
+        text = " ".join(str(exc).split())
+        if "Object arrays" in text:
+            msg = (
+                f"data file {path} holds object arrays ({text}); mlchecks never unpickles "
+                "data: save numeric arrays only"
+            )
+        else:  # e.g. a header too large to parse safely
+            msg = (
+                f"data file {path} has an array header or content numpy refuses to read "
+                f"safely ({text}); save plain numeric arrays with np.savez"
+            )
         raise DataError(msg) from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         msg = f"data file {path} is not a readable .npz archive ({exc}); re-save it with np.savez"
@@ -295,6 +302,13 @@ def from_arrays(
             raise DataError(msg)
     observed = int(max(ys["y_train"].max(), ys["y_test"].max())) + 1
     if num_classes is None:
+        present = np.union1d(ys["y_train"], ys["y_test"])
+        if present.size < 2:
+            msg = (
+                f"the labels of {name} hold one class only (class {int(present[0])} in every "
+                "sample of both splits); a classifier needs samples of at least 2 classes"
+            )
+            raise DataError(msg)
         num_classes = observed
     num_classes = max(num_classes, 2)
     fmt = "onehot" if "onehot" in formats else "ids"

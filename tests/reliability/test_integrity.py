@@ -431,3 +431,50 @@ def test_editing_a_builder_never_reuses_the_model_of_its_older_code(tmp_path):
     stale = int(edited["units"] != [16, 10] or edited["cached"])
     tally.lost(stale)  # a stale model judged as the new code's would be a wrong verdict
     assert not stale, edited
+
+
+# ------------------------------------------------------------------ data: the right message
+def _npz(path: Path, y_train=None, **arrays) -> Path:
+    x = np.random.default_rng(0).random((60, 4), dtype=np.float32)
+    y = np.arange(60) % 3 if y_train is None else y_train
+    np.savez(path, **{"x_train": x, "y_train": y, "x_test": x[:20], "y_test": y[:20], **arrays})
+    return path
+
+
+def test_a_relative_npz_whose_name_starts_with_synthetic_is_read(tmp_path, monkeypatch):
+    from mlchecks.data import load_dataset
+
+    _npz(tmp_path / "synthetic_run3.npz")
+    tally.bad_input()
+    assert load_dataset("synthetic_run3.npz", root=tmp_path).n_test == 20
+    monkeypatch.chdir(tmp_path)
+    assert load_dataset("synthetic_run3.npz").num_classes == 3
+    with pytest.raises(Exception, match="synthetic:N"):
+        load_dataset("synthetic:3")
+
+
+def test_an_oversized_npz_header_is_not_called_object_arrays(tmp_path):
+    from mlchecks.data import load_dataset
+    from mlchecks.errors import DataError
+
+    wide = np.dtype([(f"f{i}", "<f4") for i in range(2000)])  # a header of ~30 kB
+    path = tmp_path / "header.npz"
+    np.savez(path, x_train=np.zeros(2, wide), y_train=np.zeros(2, np.int64),
+             x_test=np.zeros(2, np.float32), y_test=np.zeros(2, np.int64))  # fmt: skip
+    tally.bad_input()
+    with pytest.raises(DataError) as info:
+        load_dataset(str(path))
+    message = str(info.value)
+    assert "object arrays" not in message and "header" in message, message
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_labels_of_one_class_are_reported_as_one_class(tmp_path, label):
+    from mlchecks.data import load_dataset
+    from mlchecks.errors import DataError
+
+    path = _npz(tmp_path / "one.npz", y_train=np.full(60, label))
+    tally.bad_input()
+    with pytest.raises(DataError, match="one class") as info:
+        load_dataset(str(path))
+    assert f"class {label} in every sample" in str(info.value)
