@@ -12,6 +12,7 @@ import pytest
 from mlchecks.checks import behaviour
 from mlchecks.config import ModelSpec, Settings, Thresholds
 from mlchecks.model.training import TrainedModel
+from mlchecks.result import BehaviourDetails, CheckResult
 from mlchecks.run.session import Session
 
 
@@ -32,7 +33,9 @@ def test_reference_mlp_has_every_property(prop, trained_mlp, digits, reference):
     result = behaviour.check(prop, trained_mlp.model, digits, name="mlp", reference=reference)
     assert result.id == f"behaviour.{prop}" and result.category == "behaviour"
     assert result.passed, result.message
-    assert result.severity == "error" and result.details["examples"] == behaviour.EXAMPLES
+    assert result.severity == "error" and result.status == "passed"
+    assert isinstance(result.details, BehaviourDetails)
+    assert result.details.examples == behaviour.EXAMPLES
     json.dumps(result.to_json(), allow_nan=False)
 
 
@@ -53,9 +56,20 @@ def test_logits_are_not_a_simplex(keras, digits):
     result = behaviour.simplex(model, digits, name="logits")
     assert not result.passed and result.blocking
     assert "not probabilities" in result.message and "softmax" in result.message
-    assert result.details["counterexample"] == {"source": "test split"}
+    assert result.details.counterexample == {"source": "test split"}
     noise = behaviour.noise(model, digits, name="logits")
-    assert noise.passed and noise.severity == "info" and "not judged" in noise.message
+    assert noise.status == "not_judged" and not noise.blocking
+    assert "not judged: its outputs are not probabilities" in noise.message
+
+
+def test_noise_without_a_confident_prediction_is_not_judged(keras, digits):
+    model = _head(keras, init="zeros")  # uniform outputs: every top probability is 0.1
+    result = behaviour.noise(model, digits, name="uniform")
+    assert result.status == "not_judged" and result.passed and result.value is None
+    assert "not judged: no confident test prediction" in result.message
+    assert result.details.confident == 0 and result.threshold == pytest.approx(0.02)
+    again = CheckResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.status == "not_judged" and again.details == result.details
 
 
 def test_simplex_searches_beyond_the_test_split(keras, digits):
@@ -76,7 +90,7 @@ def test_simplex_searches_beyond_the_test_split(keras, digits):
     assert behaviour._simplex_error(behaviour._predict(model, dim.x_test)) < 1e-5
     result = behaviour.simplex(model, dim, name="bright", examples=30)
     assert not result.passed, result.message
-    assert "a batch of" in result.message and result.details["counterexample"]["max"] > 0.999
+    assert "a batch of" in result.message and result.details.counterexample["max"] > 0.999
 
 
 def test_batch_statistics_at_inference_are_caught(keras, digits):
@@ -87,7 +101,7 @@ def test_batch_statistics_at_inference_are_caught(keras, digits):
     model = _head(keras, middle=[BatchCentering()])
     result = behaviour.batch_size(model, digits, name="centered")
     assert not result.passed and "depend on batch size" in result.message
-    assert result.value > 1e-3 and result.details["counterexample"]["batch"] >= 2
+    assert result.value > 1e-3 and result.details.counterexample["batch"] >= 2
     # a batch mean is the same in any order
     assert behaviour.order(model, digits, name="centered").passed
 
@@ -100,7 +114,7 @@ def test_order_dependence_is_caught(keras, digits):
     model = _head(keras, middle=[Position()])
     result = behaviour.order(model, digits, name="positional")
     assert not result.passed and "order of a batch" in result.message
-    assert len(result.details["counterexample"]["permutation"]) >= 2
+    assert len(result.details.counterexample["permutation"]) >= 2
 
 
 def test_state_outside_the_saved_model_breaks_the_round_trip(keras, digits):
@@ -117,7 +131,7 @@ def test_state_outside_the_saved_model_breaks_the_round_trip(keras, digits):
     model = _head(keras, middle=[keras.layers.Dense(10), Jitter()])
     result = behaviour.round_trip(model, digits, name="jitter")
     assert not result.passed and "round trip changes predictions" in result.message
-    assert result.details["counterexample"]["differing"] > 0
+    assert result.details.counterexample["differing"] > 0
 
 
 def test_unsafe_model_does_not_survive_the_round_trip(keras, digits):
@@ -132,7 +146,7 @@ def test_noise_budget(keras, digits):
     result = behaviour.noise(brittle, digits, name="brittle", scale=0.05, budget=0.02)
     assert not result.passed and result.value > 0.02
     assert "above the budget of 2.00%" in result.message
-    assert result.details["confident"] > 100
+    assert result.details.confident > 100
     loose = behaviour.noise(brittle, digits, name="brittle", scale=0.05, budget=1.0)
     assert loose.passed  # the budget is the user's to set
 

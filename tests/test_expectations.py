@@ -21,6 +21,7 @@ from mlchecks.data import expectations as ex
 from mlchecks.data import profile as pf
 from mlchecks.data.dataset import Dataset
 from mlchecks.errors import ConfigError, DataError
+from mlchecks.result import CheckResult, DataDetails, DriftDetails
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,9 +93,18 @@ def test_each_corruption_is_flagged_by_its_check(digits, corrupt, check_id, expe
     report = ex.run(corrupt(digits))
     assert failing(report) == {check_id}
     result = report[check_id]
-    assert result.blocking
+    assert result.blocking and result.status == "failed"
     for text in expected:
         assert text in result.message
+    # Typed details name what failed where, as the report shows it.
+    if check_id == "data.drift":
+        assert isinstance(result.details, DriftDetails) and result.details.drifted
+        assert {r.split for r in result.details.drifted} <= {"train", "test"}
+    else:
+        assert isinstance(result.details, DataDetails)
+        assert result.details.unexpected_count and result.details.examples
+        assert "test" in result.details.splits
+    assert CheckResult.from_json(json.loads(json.dumps(result.to_json()))) == result
 
 
 def test_unclipped_brightness_also_breaks_the_range(digits):
@@ -211,7 +221,8 @@ def test_configured_profile_file_and_broken_profile(digits, tmp_path):
     drift = ex.run(digits, checks)["data.drift"]
     assert not drift.passed and "is not an mlchecks data profile" in drift.message
     none = ex.run(digits, ex.DataChecks.from_tables({"profile": "none"}))["data.drift"]
-    assert none.passed and none.severity == "info" and "not judged" in none.message
+    assert none.status == "not_judged" and none.passed and not none.blocking
+    assert "data drift not judged: no reference profile for digits" in none.message
 
 
 # ----------------------------------------------------------------------------- profiles and drift

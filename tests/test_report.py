@@ -20,7 +20,7 @@ from mlchecks.config import ModelSpec, Settings
 from mlchecks.report import data as report_data
 from mlchecks.report import write_report
 from mlchecks.report.html import index_entries, render_html, write_index
-from mlchecks.result import CheckResult
+from mlchecks.result import CheckResult, DataDetails, ExpectationRow
 from mlchecks.run.gate import GateDecision, write_json
 from mlchecks.stats.evaluation import Evaluation
 
@@ -179,12 +179,22 @@ def test_sections_appear_only_with_their_data():
     decision = GateDecision(accepted=True, name="n", checks=(ok,), champion_before="0002")
     assert report_data.build([ok], decision=decision).verdict == "accepted"
 
+    rare = ExpectationRow(
+        expectation="expect_column_values_to_be_between(present_share)",
+        split="train",
+        success=False,
+        unexpected_count=1,
+        examples=[7],
+    )
     warn = CheckResult("data.balance", "data", False, 0.02, 0.05, "class 7 is rare",
-                       severity="warning", details={"split": "train", "examples": [7]})  # fmt: skip
+                       severity="warning", details=DataDetails(expectations=[rare]))  # fmt: skip
     data = report_data.build([ok, warn])
     assert data.verdict == "first version"  # a warning never blocks
     assert [c.status for c in data.checks] == ["warning", "pass"]
     assert section_ids(render_html(data)) == ["checks", "accuracy", "data"]
+    assert (data.data[0].split, data.data[0].unexpected_count, data.data[0].examples) == (
+        "train", 1, ["7"],
+    )  # fmt: skip
 
     nothing = report_data.build([])
     assert nothing.verdict == "rejected" and "no check ran" in nothing.notes[0]
@@ -201,7 +211,7 @@ def test_malformed_details_leave_a_section_out_not_the_page():
                     severity="info", details={"confusion": [[1, 2, 3]]}),
         CheckResult("regression.forgetting", "regression", True, 0.9, 0.8, "ok", model="m",
                     details={"matrix": {"versions": ["1"], "holdouts": ["a", "b"],
-                                        "values": [[0.9]]}}),
+                                        "accuracy": [[0.9]]}}),
     ]  # fmt: skip
     data = report_data.build(bad, name="n")
     assert len(data.skipped) == 4, data.skipped
@@ -210,18 +220,15 @@ def test_malformed_details_leave_a_section_out_not_the_page():
     assert page.count('class="check-row') == 4 and "left out" in page
 
 
-def test_history_and_flips_from_other_shapes(digits):
+def test_flips_on_this_split_and_on_another_holdout(digits):
     y = digits.y_test
     probs = np.eye(10, dtype=np.float32)[y]
     probs[:3] = np.eye(10, dtype=np.float32)[(y[:3] + 1) % 10]  # the candidate misses 0..2
     ev = Evaluation(y, probs, 10)
-    history = CheckResult("regression.forgetting", "regression", True, 0.9, 0.8, "ok", model="m",
-                          details={"history": [{"version": "0001", "accuracy": 0.9},
-                                               {"version": "0002", "accuracy": 0.95}]})  # fmt: skip
     on_split = CheckResult("regression.flip_rate", "regression", True, 3 / 450, None, "3 flips",
                            model="m", details={"negative": [0, 1, 2], "n": 450})  # fmt: skip
-    data = report_data.build([history, on_split], dataset=digits, evaluations={"m": ev})
-    assert data.history[0].versions == ["0001", "0002"] and not data.history[0].matrix
+    data = report_data.build([on_split], dataset=digits, evaluations={"m": ev})
+    assert data.flips[0].total == 3 and data.flips[0].rate == pytest.approx(3 / 450)
     assert [(f.true, f.candidate) for f in data.flips[0].flips] == [
         (str(y[i]), str((y[i] + 1) % 10)) for i in range(3)
     ]

@@ -18,12 +18,13 @@ digits here), and the result of a model trained by mlchecks is memoised in its c
 (:func:`run_check`), so a warm gate neither searches again nor loads the model. Call the
 functions here with a larger ``examples`` in your own tests for a deeper search.
 
-Keras is only touched through the model object passed in (and :func:`mlchecks.model.training.load_model`
-for the round trip); no pytest import.
+Keras is only touched through the model object passed in (and
+:func:`mlchecks.model.training.load_model` for the round trip); no pytest import.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.result import CheckResult
+from mlchecks.result import BehaviourDetails, CheckResult
 
 if TYPE_CHECKING:
     import keras
@@ -65,7 +66,7 @@ BATCH_TOL = 1e-5  # relative to the output scale: batch size changes float summa
 CONFIDENT = 0.9  # "confident prediction" for behaviour.noise
 MAX_NOISE_SAMPLES = 1000  # confident test samples perturbed per example (subsampled beyond)
 CHUNK = 256
-FORMAT = 1  # bump when a check's definition changes: invalidates memoised results
+FORMAT = 2  # bump when a check's definition changes: invalidates memoised results (2: status)
 
 
 def hypothesis_settings(examples: int = EXAMPLES, *, shrink: bool = True) -> HypothesisSettings:
@@ -125,23 +126,30 @@ def _result(
     threshold: float | None,
     message: str,
     model: str,
-    details: dict[str, Any],
-    severity: str = "error",
+    details: BehaviourDetails,
 ) -> CheckResult:
     if value is not None and not math.isfinite(value):
-        details = {**details, "value": "inf" if value > 0 else "nan"}
+        details = dataclasses.replace(details, value="inf" if value > 0 else "nan")
         value = None
     return CheckResult(f"behaviour.{prop}", "behaviour", passed, value, threshold, message,
-                       model=model, severity=severity, details=details)  # fmt: skip
+                       model=model, details=details)  # fmt: skip
 
 
-def _failed_call(prop: str, name: str, exc: Exception, details: dict[str, Any]) -> CheckResult:
+def _not_judged(
+    prop: str, threshold: float | None, reason: str, model: str, details: BehaviourDetails
+) -> CheckResult:
+    return CheckResult.not_judged(f"behaviour.{prop}", "behaviour", reason, threshold=threshold,
+                                  model=model, details=details)  # fmt: skip
+
+
+def _failed_call(prop: str, name: str, exc: Exception, details: BehaviourDetails) -> CheckResult:
     text = " ".join(str(exc).split())[:300]
     message = (
         f"{prop.replace('_', ' ')} check of {name} could not run: the model raised "
         f"{type(exc).__name__}: {text}"
     )
-    return _result(prop, False, None, None, message, name, {**details, "error": text})
+    return _result(prop, False, None, None, message, name,
+                   dataclasses.replace(details, error=text))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- simplex
@@ -187,7 +195,7 @@ def simplex(
     from mlchecks import strategies
 
     name = _name(model, name)
-    details: dict[str, Any] = {"examples": examples, "tolerance": SIMPLEX_TOL}
+    details = BehaviourDetails(examples=examples, tolerance=SIMPLEX_TOL)
     try:
         ref = reference if reference is not None else _predict(model, dataset.x_test)
     except Exception as exc:  # a model that cannot predict its own test split
@@ -199,7 +207,7 @@ def simplex(
             f"outputs of {name} are not probabilities: on the {len(ref)} test samples it gives "
             f"{_describe_rows(ref)}; {fix}"
         )
-        details["counterexample"] = {"source": "test split"}
+        details = dataclasses.replace(details, counterexample={"source": "test split"})
         return _result("simplex", False, worst[0], SIMPLEX_TOL, message, name, details)
 
     def violated(batch: np.ndarray) -> bool:
@@ -219,8 +227,8 @@ def simplex(
         )
         return _result("simplex", True, value, SIMPLEX_TOL, message, name, details)
     out = _predict(model, found)
-    details["counterexample"] = {"batch": len(found), "min": float(found.min()),
-                                 "max": float(found.max())}  # fmt: skip
+    details = dataclasses.replace(details, counterexample={
+        "batch": len(found), "min": float(found.min()), "max": float(found.max())})  # fmt: skip
     message = (
         f"outputs of {name} are not probabilities: a batch of {len(found)} inputs in "
         f"[{found.min():.3g}, {found.max():.3g}] gives {_describe_rows(out)}; {fix}"
@@ -255,7 +263,7 @@ def batch_size(
     name = _name(model, name)
     worst = [0.0]
     tolerances: list[float] = []
-    details: dict[str, Any] = {"examples": examples, "tolerance": BATCH_TOL}
+    details = BehaviourDetails(examples=examples, tolerance=BATCH_TOL)
 
     def violated(case: tuple[np.ndarray, int]) -> bool:
         batch, chunk = case
@@ -283,7 +291,7 @@ def batch_size(
         return _result("batch_size", True, value, BATCH_TOL, message, name, details)
     batch, chunk = found
     chunk = max(1, min(chunk, len(batch) - 1))
-    details["counterexample"] = {"batch": len(batch), "chunk": chunk}
+    details = dataclasses.replace(details, counterexample={"batch": len(batch), "chunk": chunk})
     message = (
         f"predictions of {name} depend on batch size: a batch of {len(batch)} predicted whole and "
         f"in chunks of {chunk} differs by up to {value:.3g} (tolerance {tolerances[-1]:.2g}); a "
@@ -303,7 +311,7 @@ def order(
 
     name = _name(model, name)
     worst = [0.0]
-    details: dict[str, Any] = {"examples": examples, "tolerance": BATCH_TOL}
+    details = BehaviourDetails(examples=examples, tolerance=BATCH_TOL)
 
     def violated(case: tuple[np.ndarray, list[int]]) -> bool:
         batch, perm = case
@@ -328,7 +336,9 @@ def order(
         )
         return _result("order", True, value, BATCH_TOL, message, name, details)
     batch, perm = found
-    details["counterexample"] = {"batch": len(batch), "permutation": list(perm)}
+    details = dataclasses.replace(
+        details, counterexample={"batch": len(batch), "permutation": list(perm)}
+    )
     message = (
         f"predictions of {name} depend on the order of a batch: a batch of {len(batch)} "
         f"reordered as {list(perm)} changes its predictions by up to {value:.3g}; a layer mixes "
@@ -349,7 +359,7 @@ def round_trip(
     from mlchecks.model.training import load_model
 
     name = _name(model, name)
-    details: dict[str, Any] = {"examples": examples}
+    details = BehaviourDetails(examples=examples)
     x = dataset.x_test[:MAX_NOISE_SAMPLES]
     with tempfile.TemporaryDirectory(prefix="mlchecks-roundtrip-") as tmp:
         path = Path(tmp) / "model.keras"
@@ -364,8 +374,9 @@ def round_trip(
                 "and implement get_config"
             )
             return _result(
-                "round_trip", False, None, 0.0, message, name, {**details, "error": text}
-            )
+                "round_trip", False, None, 0.0, message, name,
+                dataclasses.replace(details, error=text),
+            )  # fmt: skip
     try:
         before, after = _predict(model, x), _predict(loaded, x)
     except Exception as exc:
@@ -380,7 +391,9 @@ def round_trip(
         "attribute set in __init__ or build must be a weight or part of get_config)"
     )
     if differing:
-        details["counterexample"] = {"source": "test split", "differing": differing}
+        details = dataclasses.replace(
+            details, counterexample={"source": "test split", "differing": differing}
+        )
         message = (
             f"a .keras save/load round trip changes predictions of {name}: {differing} of "
             f"{len(x)} test samples differ, by up to {worst[0]:.3g}; {fix}"
@@ -403,7 +416,7 @@ def round_trip(
             f"{len(x)} test samples and {examples} generated batches"
         )
         return _result("round_trip", True, value, 0.0, message, name, details)
-    details["counterexample"] = {"batch": len(found)}
+    details = dataclasses.replace(details, counterexample={"batch": len(found)})
     message = (
         f"a .keras save/load round trip changes predictions of {name} on a generated batch of "
         f"{len(found)} by up to {value:.3g}; {fix}"
@@ -441,26 +454,29 @@ def noise(
 
     name = _name(model, name)
     lo, hi = strategies.value_range(dataset)
-    details: dict[str, Any] = {
-        "examples": examples,
-        "scale": scale,
-        "amplitude": scale * (hi - lo),
-        "confident_at": CONFIDENT,
-    }
+    details = BehaviourDetails(
+        examples=examples, scale=scale, amplitude=scale * (hi - lo), confident_at=CONFIDENT
+    )
     try:
         ref = reference if reference is not None else _predict(model, dataset.x_test)
     except Exception as exc:
         return _failed_call("noise", name, exc, details)
     if _simplex_error(ref) > SIMPLEX_TOL:
-        message = f"noise robustness of {name} not judged: its outputs are not probabilities"
-        return _result("noise", True, None, budget, message, name, details, severity="info")
+        message = (
+            f"noise robustness of {name} not judged: its outputs are not probabilities "
+            "(see behaviour.simplex)"
+        )
+        return _not_judged("noise", budget, message, name, details)
     confident = np.flatnonzero(ref.max(axis=1) >= CONFIDENT)
     if len(confident) > MAX_NOISE_SAMPLES:  # a fixed subsample keeps runs repeatable
         confident = np.sort(np.random.default_rng(0).choice(confident, MAX_NOISE_SAMPLES, False))
-    details["confident"] = len(confident)
+    details = dataclasses.replace(details, confident=len(confident))
     if len(confident) == 0:
-        message = f"noise robustness of {name} not judged: no confident test prediction"
-        return _result("noise", True, None, budget, message, name, details, severity="info")
+        message = (
+            f"noise robustness of {name} not judged: no confident test prediction (none has a "
+            f"top probability >= {CONFIDENT:g})"
+        )
+        return _not_judged("noise", budget, message, name, details)
     x = dataset.x_test[confident]
     base = ref[confident].argmax(axis=1)
     worst = [0.0]
@@ -484,8 +500,9 @@ def noise(
             f"predictions of {name} (budget {budget:.2%}; {examples} noise patterns)"
         )
         return _result("noise", True, value, budget, message, name, details)
-    details["counterexample"] = {"min": float(found.min()), "max": float(found.max()),
-                                 "mean_abs": float(np.abs(found).mean())}  # fmt: skip
+    details = dataclasses.replace(details, counterexample={
+        "min": float(found.min()), "max": float(found.max()),
+        "mean_abs": float(np.abs(found).mean())})  # fmt: skip
     message = (
         f"noise within {amplitude} flips {value:.2%} of the {len(x)} confident test predictions "
         f"of {name}, above the budget of {budget:.2%} (a pattern with values in "
@@ -559,13 +576,17 @@ def run_check(
     memo = trained.memo_path(key, ".json")
     if memo is not None and memo.is_file():
         try:
-            return CheckResult(**json.loads(memo.read_text()))
-        except (OSError, ValueError, TypeError):
+            return CheckResult.from_json(json.loads(memo.read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
             pass  # unreadable memo: search again
     reference = session.predictions(trained, "test") if prop in ("simplex", "noise") else None
     result = check(prop, trained.model, dataset, thresholds, name=spec.name, examples=examples,
                    reference=reference)  # fmt: skip
     if memo is not None:
         text = json.dumps(result.to_json(), allow_nan=False)
-        save_memo(memo, lambda p: p.write_text(text))
+
+        def write(path: Path) -> None:
+            path.write_text(text)
+
+        save_memo(memo, write)
     return result

@@ -4,7 +4,7 @@ Pure numpy/scipy: no keras, no pytest. Everything works on *correct masks* (one 
 holdout sample: did the model get it right?), so the same code judges the champion's holdout,
 every earlier version's holdout, and each class of a holdout.
 
-The regression rule (DESIGN.md, calibrated in ``benchmarks/calibration.py``):
+The regression rule (calibrated in ``benchmarks/calibration.py``):
 
 - ``significant`` (default): a drop is a regression only when the candidate is significantly
   worse (one-sided exact McNemar test on the discordant pairs, level ``alpha``; Holm-corrected
@@ -27,7 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.result import CheckResult
+from mlchecks.result import (
+    CheckResult,
+    ClassRegressionDetails,
+    ClassRegressionRow,
+    FlipDetails,
+    ForgettingDetails,
+    ForgettingMatrix,
+    HoldoutRow,
+    NoChampionDetails,
+    RegressionDetails,
+)
 
 if TYPE_CHECKING:
     from mlchecks.config import Thresholds
@@ -356,14 +366,14 @@ def _flips(indices: np.ndarray) -> list[int]:
 
 # --------------------------------------------------------------------------- checks
 def no_champion_checks(lineage: str, registry: str, model: str | None = None) -> list[CheckResult]:
-    """One info result per regression check id: nothing to compare with yet."""
+    """One not-judged result per regression check id: nothing to compare with yet."""
     message = (
-        f"no champion yet in lineage {lineage!r} of registry {registry}: absolute checks only; "
-        "an accepted candidate becomes the first version"
+        f"not judged: no champion yet in lineage {lineage!r} of registry {registry}: absolute "
+        "checks only; an accepted candidate becomes the first version"
     )
     return [
-        CheckResult(check_id, "regression", True, None, None, message, model=model,
-                    severity="info", details={"champion": None, "lineage": lineage})
+        CheckResult.not_judged(check_id, "regression", message, model=model,
+                               details=NoChampionDetails(lineage=lineage))
         for check_id in CHECK_IDS
     ]  # fmt: skip
 
@@ -398,10 +408,11 @@ def accuracy_check(
     )
     verdict = "REGRESSION" if v.regressed else "no regression"
     message = f"{verdict}: {head}; {_rule_text(v, thresholds)}; {power}"
-    details = {**v.to_json(), "champion": champion, "n": pair.n,
-               "champion_accuracy": pair.base_accuracy, "candidate_accuracy": pair.cand_accuracy,
-               "negative_flips": pair.b, "positive_flips": pair.c,
-               "mode": thresholds.regression_mode, "warning": warning}  # fmt: skip
+    details = RegressionDetails(**v.to_json(), champion=champion, n=pair.n,
+                                champion_accuracy=pair.base_accuracy,
+                                candidate_accuracy=pair.cand_accuracy, negative_flips=pair.b,
+                                positive_flips=pair.c, mode=thresholds.regression_mode,
+                                warning=warning)  # fmt: skip
     return CheckResult(
         "regression.accuracy", "regression", not v.regressed, pair.cand_accuracy,
         pair.base_accuracy - margin, message, model=model, details=details,
@@ -432,17 +443,17 @@ def per_class_check(
     present = [k for k in range(num_classes) if (y_true == k).any()]
     pairs = {k: paired(base[y_true == k], cand[y_true == k]) for k in present}
     adjusted = holm([mcnemar_worse(pairs[k].b, pairs[k].c) for k in present])
-    rows: list[dict[str, Any]] = []
+    rows: list[ClassRegressionRow] = []
     verdicts: dict[int, Verdict] = {}
     for k, p_adj in zip(present, adjusted, strict=True):
         pair = pairs[k]
         v = judge(pair, margin, thresholds, p_adjusted=float(p_adj), family=len(present))
         verdicts[k] = v
-        rows.append({"class": k, "name": names[k] if k < len(names) else str(k),
-                     "support": pair.n, "champion_recall": pair.base_accuracy,
-                     "candidate_recall": pair.cand_accuracy, "delta": pair.delta,
-                     "negative_flips": pair.b, "positive_flips": pair.c,
-                     **v.to_json()})  # fmt: skip
+        rows.append(ClassRegressionRow(index=k, name=names[k] if k < len(names) else str(k),
+                                       support=pair.n, champion_recall=pair.base_accuracy,
+                                       candidate_recall=pair.cand_accuracy, delta=pair.delta,
+                                       negative_flips=pair.b, positive_flips=pair.c,
+                                       **v.to_json()))  # fmt: skip
     if not present:
         msg = "per-class comparison needs at least one labelled holdout sample"
         raise ValueError(msg)
@@ -474,9 +485,10 @@ def per_class_check(
             f"{pairs[warnings[0]].n} samples)"
         )
     shown = min(failed, key=lambda k: pairs[k].delta) if failed else worst
-    details = {"champion": champion, "classes": rows, "failed": [names[k] for k in failed],
-               "mode": thresholds.regression_mode, "warning": warning,
-               "margin": margin}  # fmt: skip
+    details = ClassRegressionDetails(champion=champion, classes=rows,
+                                     failed=[names[k] for k in failed],
+                                     mode=thresholds.regression_mode, margin=margin,
+                                     warning=warning)  # fmt: skip
     return CheckResult(
         "regression.per_class", "regression", not failed, pairs[shown].cand_accuracy,
         pairs[shown].base_accuracy - margin, message, model=model, details=details,
@@ -514,10 +526,11 @@ def flip_rate_check(
         message = f"{text}; not gated (set --max-flip-rate to gate it)"
     else:
         message = f"{text}; {'within' if passed else 'EXCEEDS'} the budget {budget:.4f}"
-    details = {"champion": champion, "n": pair.n, "negative": _flips(pair.negative),
-               "positive": _flips(pair.positive), "negative_count": pair.b,
-               "positive_count": pair.c, "positive_rate": pair.c / pair.n if pair.n else 0.0,
-               "reseed_flip_rate": reseed_flip_rate}  # fmt: skip
+    details = FlipDetails(champion=champion, n=pair.n, negative=_flips(pair.negative),
+                          positive=_flips(pair.positive), negative_count=pair.b,
+                          positive_count=pair.c,
+                          positive_rate=pair.c / pair.n if pair.n else 0.0,
+                          reseed_flip_rate=reseed_flip_rate)  # fmt: skip
     return CheckResult(
         "regression.flip_rate", "regression", passed, rate, budget, message, model=model,
         severity="error" if budget is not None else "info", details=details,
@@ -565,12 +578,12 @@ def forgetting_check(
     """
     margin = thresholds.max_forgetting / 100
     if not holdouts:
-        return CheckResult("regression.forgetting", "regression", True, None, None,
-                           "no earlier holdout to check forgetting on", model=model,
-                           severity="info")  # fmt: skip
+        return CheckResult.not_judged("regression.forgetting", "regression",
+                                      "forgetting not judged: no earlier holdout to check it on",
+                                      model=model)  # fmt: skip
     pairs = [paired(h.best_correct, h.cand_correct) for h in holdouts]
     adjusted = holm([mcnemar_worse(p.b, p.c) for p in pairs])
-    rows: list[dict[str, Any]] = []
+    rows: list[HoldoutRow] = []
     failed: list[int] = []
     verdicts: list[Verdict] = []
     for i, (h, pair, p_adj) in enumerate(zip(holdouts, pairs, adjusted, strict=True)):
@@ -578,23 +591,23 @@ def forgetting_check(
         verdicts.append(v)
         if v.regressed:
             failed.append(i)
-        rows.append({"holdout": h.holdout, "introduced_by": h.introduced_by,
-                     "best_version": h.best_version, "best_accuracy": pair.base_accuracy,
-                     "candidate_accuracy": pair.cand_accuracy,
-                     "forgetting": pair.base_accuracy - pair.cand_accuracy, "n": pair.n,
-                     "negative_flips": pair.b, "positive_flips": pair.c,
-                     "warning": _power_text(v, pair.n)[1], **v.to_json()})  # fmt: skip
+        rows.append(HoldoutRow(holdout=h.holdout, introduced_by=h.introduced_by,
+                               best_version=h.best_version, best_accuracy=pair.base_accuracy,
+                               candidate_accuracy=pair.cand_accuracy,
+                               forgetting=pair.base_accuracy - pair.cand_accuracy, n=pair.n,
+                               negative_flips=pair.b, positive_flips=pair.c,
+                               warning=_power_text(v, pair.n)[1], **v.to_json()))  # fmt: skip
     bwt = float(
         np.mean([p.cand_accuracy - h.first_accuracy for h, p in zip(holdouts, pairs, strict=True)])
     )
-    worst = max(range(len(rows)), key=lambda i: rows[i]["forgetting"])
+    worst = max(range(len(rows)), key=lambda i: pairs[i].base_accuracy - pairs[i].cand_accuracy)
 
     def describe(i: int) -> str:
-        r = rows[i]
+        h, pair = holdouts[i], pairs[i]
         return (
-            f"holdout of version {r['introduced_by']}: {r['candidate_accuracy']:.4f} vs best "
-            f"{r['best_accuracy']:.4f} (version {r['best_version']}), forgetting "
-            f"{r['forgetting'] * 100:.2f} pp, {r['negative_flips']} vs {r['positive_flips']} "
+            f"holdout of version {h.introduced_by}: {pair.cand_accuracy:.4f} vs best "
+            f"{pair.base_accuracy:.4f} (version {h.best_version}), forgetting "
+            f"{(pair.base_accuracy - pair.cand_accuracy) * 100:.2f} pp, {pair.b} vs {pair.c} "
             "flips; " + _rule_text(verdicts[i], thresholds)
         )
 
@@ -603,13 +616,16 @@ def forgetting_check(
     else:
         message = f"no forgetting on {len(rows)} earlier holdout(s); largest: {describe(worst)}"
     message += f"; backward transfer {bwt * 100:+.2f} pp"
-    details = {"holdouts": rows, "backward_transfer": bwt, "margin": margin,
-               "failed": [rows[i]["holdout"] for i in failed], "matrix": matrix,
-               "warning": next((r["warning"] for r in rows if r["warning"]), None)}  # fmt: skip
+    details = ForgettingDetails(
+        holdouts=rows, backward_transfer=bwt, margin=margin,
+        failed=[holdouts[i].holdout for i in failed],
+        matrix=ForgettingMatrix.from_json(matrix, strict=True) if matrix is not None else None,
+        warning=next((r.warning for r in rows if r.warning), None),
+    )  # fmt: skip
     shown = failed[0] if failed else worst
     return CheckResult(
-        "regression.forgetting", "regression", not failed, rows[shown]["candidate_accuracy"],
-        rows[shown]["best_accuracy"] - margin, message, model=model, details=details,
+        "regression.forgetting", "regression", not failed, pairs[shown].cand_accuracy,
+        pairs[shown].base_accuracy - margin, message, model=model, details=details,
     )  # fmt: skip
 
 

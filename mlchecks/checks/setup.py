@@ -20,9 +20,10 @@ severity, what is wrong, where (a layer name) and the fix:
 ``setup.input_scale``       unscaled inputs (e.g. 0..255) and no rescaling layer (a warning)
 ==========================  ===================================================================
 
-The origin article (a Keras tutorial on continual learning) has bugs of the kinds ``label_encoding`` (``to_categorical``
-labels with ``sparse_categorical_crossentropy``), ``input_shape`` (a 32x32x3 CNN fed 28x28
-MNIST) and ``per_pixel_output`` (``Dense`` directly on a ``(28, 28, 1)`` input).
+The origin article (a Keras tutorial on continual learning) has bugs of the kinds
+``label_encoding`` (``to_categorical`` labels with ``sparse_categorical_crossentropy``),
+``input_shape`` (a 32x32x3 CNN fed 28x28 MNIST) and ``per_pixel_output`` (``Dense`` directly on
+a ``(28, 28, 1)`` input).
 
 No pytest import; Keras is imported only to serialise an in-memory model or build a builder.
 """
@@ -43,7 +44,6 @@ from mlchecks.errors import ModelError
 from mlchecks.result import CheckResult, SetupDetails
 
 if TYPE_CHECKING:
-
     from mlchecks.data import Dataset
 
 
@@ -777,5 +777,3 @@ def run(
             out.append(CheckResult(rule_id, "setup", True, None, None, f"{name}: {result}",
                                    model=name, severity=_SEVERITY[rule_id]))  # fmt: skip
     return out
-
-

@@ -11,7 +11,7 @@ stored data profile (:mod:`mlchecks.data.profile`).
 GX runs in an ephemeral context: nothing is written to disk, no network, no progress bars,
 no analytics, GX's own INFO logging off. It is imported only when checks run.
 
-Check ids (see DESIGN.md): ``data.schema``, ``data.row_counts``, ``data.finite``,
+Check ids: ``data.schema``, ``data.row_counts``, ``data.finite``,
 ``data.range``, ``data.labels``, ``data.classes_present``, ``data.balance``, ``data.leakage``,
 ``data.drift``, and ``data.custom`` for expectations a user adds in
 ``[tool.mlchecks.data_checks]``.
@@ -43,7 +43,7 @@ from mlchecks.config.data_checks import (
 )
 from mlchecks.data import profile as profiles
 from mlchecks.errors import DataError
-from mlchecks.result import CheckResult
+from mlchecks.result import CheckResult, DataDetails, ExpectationRow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from mlchecks.data.dataset import Dataset
 
 EXAMPLES = 5  # example indices quoted in a failure message
+
 
 # ============================================================================ configuration
 @dataclasses.dataclass(frozen=True)
@@ -471,7 +472,7 @@ def _drift(
             f"data drift not judged: no reference profile for {dataset.name} (set profile in "
             "[tool.mlchecks.data_checks], or gate against a champion that stored one)"
         )
-        return CheckResult("data.drift", "data", True, None, threshold, message, severity="info")
+        return CheckResult.not_judged("data.drift", "data", message, threshold=threshold)
     try:
         return profiles.drift(
             reference,
@@ -638,15 +639,13 @@ class _Suite:
         count = sum(int(i.outcome.get("result", {}).get("unexpected_count") or 0) for i in items)
         threshold: float | None = 0.0
         value: float | None = float(count)
-        details: dict[str, Any] = {
-            "expectations": [
-                {"split": i.split, "expectation": i.describe(),
-                 "success": bool(i.outcome.get("success", False)),
-                 "unexpected_count": i.outcome.get("result", {}).get("unexpected_count"),
-                 "examples": self._examples(i), "error": i.outcome.get("error")}
-                for i in items
-            ]
-        }  # fmt: skip
+        details = DataDetails(expectations=[
+            ExpectationRow(split=i.split, expectation=i.describe(),
+                           success=bool(i.outcome.get("success", False)),
+                           unexpected_count=i.outcome.get("result", {}).get("unexpected_count"),
+                           examples=self._examples(i), error=i.outcome.get("error"))
+            for i in items
+        ])  # fmt: skip
         if check_id == "data.leakage":
             threshold = self.checks.max_leakage
             value = count / max(self._rows("test"), 1)

@@ -24,7 +24,7 @@ import numpy as np
 
 from mlchecks.config.data_checks import DRIFT_METHODS, STATS
 from mlchecks.errors import DataError
-from mlchecks.result import CheckResult
+from mlchecks.result import CheckResult, DriftDetails, DriftRow
 
 if TYPE_CHECKING:
     from mlchecks.data.dataset import Dataset
@@ -323,7 +323,7 @@ def drift(
             "see data.schema"
         )
         return CheckResult("data.drift", "data", False, None, threshold, message,
-                           severity=severity, details={"reference": ref_name})  # fmt: skip
+                           severity=severity, details=DriftDetails(reference=ref_name))  # fmt: skip
     rows: list[dict[str, Any]] = []
     for split in SPLITS:
         ref_split = reference["splits"][split]
@@ -378,7 +378,11 @@ def drift(
         threshold=threshold,
         message=message,
         severity=severity,
-        details={"reference": ref_name, "method": method, "comparisons": rows},
+        details=DriftDetails(
+            reference=ref_name,
+            method=method,
+            comparisons=[DriftRow.from_json(row, strict=True) for row in rows],
+        ),
     )
 
 

@@ -1,36 +1,34 @@
 """What a report shows, as plain JSON-able data. No pytest, no keras, no jinja2.
 
-:class:`ReportData` is built from the same :class:`~mlchecks.checks.CheckResult` objects as the
+:class:`ReportData` is built from the same :class:`~mlchecks.result.CheckResult` objects as the
 gate's ``--json`` decision, plus figures a run has already computed (the dataset, evaluations,
 training records). Nothing here predicts or trains: building a report never imports Keras.
 
 A section is present only when its data exists. The other modules hand their figures over
-through ``CheckResult.details``; the check's ``model`` names the model they belong to. Read:
+through the checks' typed details (:mod:`mlchecks.result`); the check's ``model`` names the
+model they belong to. Read:
 
-- interval of a check's value: ``lower`` and ``upper``, or ``ci: [lower, upper]``.
-- per-class recall: ``accuracy.class_recall`` ``per_class`` rows (``class``, ``name``,
-  ``recall``); ``regression.per_class`` ``classes`` rows (``class``, ``name``,
-  ``candidate_recall``, ``champion_recall``); or plain lists ``class_recall`` /
-  ``champion_class_recall`` (one entry per class, ``null`` where a class has no sample).
-- ``confusion``: the candidate's confusion matrix (rows true class, columns predicted).
-- negative flips: ``regression.flip_rate`` ``negative`` (holdout indices the champion got
-  right and the candidate gets wrong) and ``negative_count``; or ``negative_flips``, a list of
-  indices or of ``{"index", "true", "champion", "candidate"}``. Images and true labels come from
-  the dataset's test split, the candidate's labels from its evaluation.
-- speed checks (category ``speed``): ``samples_per_s``, ``normalised`` (fraction of the
-  machine's matmul peak), ``unit``, and ``champion`` (the champion's figures or stored check).
-- data checks (category ``data``): ``split``, ``unexpected_count`` (or ``count``) and
-  ``examples`` (or ``example_indices``: a few failing samples).
-- version history: ``history`` (``[{"version", "accuracy"}, ...]``, oldest first);
-  ``forgetting_matrix`` or ``matrix`` (``{"versions": [...], "holdouts": [...], "values":
-  [[...]]}``: accuracy of each version, row, on each holdout, column); and
-  ``regression.forgetting`` ``holdouts`` rows (``holdout``, ``introduced_by``,
-  ``best_version``, ``best_accuracy``, ``candidate_accuracy``, ``forgetting``, ``regressed``).
+- accuracy: ``accuracy.min`` (:class:`~mlchecks.result.AccuracyDetails`: Wilson interval, n).
+- per-class recall and the confusion matrix: ``accuracy.class_recall``
+  (:class:`~mlchecks.result.PerClassDetails`) and, against the champion,
+  ``regression.per_class`` (:class:`~mlchecks.result.ClassRegressionDetails`).
+- the interval of a regression check is of the candidate-champion delta
+  (:class:`~mlchecks.result.RegressionDetails` ``ci``).
+- negative flips: ``regression.flip_rate`` (:class:`~mlchecks.result.FlipDetails`: holdout
+  indices the champion got right and the candidate gets wrong). Images and true labels come
+  from the dataset's test split, the candidate's labels from its evaluation.
+- speed checks: :class:`~mlchecks.result.SpeedDetails` (samples/s, fraction of the machine's
+  matmul peak, the champion's figures).
+- data checks: :class:`~mlchecks.result.DataDetails` (failing expectations: splits, counts,
+  example indices) and :class:`~mlchecks.result.DriftDetails` (drifted distributions).
+- version history: ``regression.forgetting`` (:class:`~mlchecks.result.ForgettingDetails`:
+  the forgetting matrix, versions x holdouts, and one row per earlier holdout).
 
-Figures the run computed itself fill the gaps: an :class:`~mlchecks.stats.evaluation.Evaluation` gives
-the accuracy interval, per-class recall and the confusion matrix; a training record gives the
-training curves. Details that do not have the documented shape are skipped, not fatal: a report
-must never turn a verdict into a crash.
+Figures the run computed itself fill the gaps: an
+:class:`~mlchecks.stats.evaluation.Evaluation` gives the accuracy interval, per-class recall and
+the confusion matrix; a training record gives the training curves. Details that do not have
+the documented shape (an old or foreign record: see ``Details.unreadable``) leave their section
+out with a note, never the page: a report must never turn a verdict into a crash.
 """
 
 from __future__ import annotations
@@ -43,13 +41,30 @@ import math
 import re
 import secrets
 import struct
+import typing
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlchecks.result import CheckResult
+from mlchecks.result import (
+    AccuracyDetails,
+    CheckResult,
+    ClassRecallRow,
+    ClassRegressionDetails,
+    ClassRegressionRow,
+    DataDetails,
+    Details,
+    DriftDetails,
+    FlipDetails,
+    ForgettingDetails,
+    HoldoutRow,
+    NoChampionDetails,
+    PerClassDetails,
+    RegressionDetails,
+    SpeedDetails,
+)
 
 if TYPE_CHECKING:
     from mlchecks.data import Dataset
@@ -103,22 +118,7 @@ def new_run_id(name: str, source: str, now: _dt.datetime | None = None) -> str:
 
 def checks_from_json(items: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
     """Rebuild check results from their ``to_json()`` form (``--json`` files, xdist workers)."""
-    out = []
-    for item in items:
-        out.append(
-            CheckResult(
-                id=str(item["id"]),
-                category=str(item["category"]),
-                passed=bool(item["passed"]),
-                value=_num(item.get("value")),
-                threshold=_num(item.get("threshold")),
-                message=str(item.get("message", "")),
-                model=None if item.get("model") is None else str(item["model"]),
-                severity=str(item.get("severity", "error")),
-                details=dict(item.get("details") or {}),
-            )
-        )
-    return out
+    return [CheckResult.from_json(item) for item in items]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +128,7 @@ class CheckRow:
     id: str
     category: str
     model: str | None
-    status: str  # "fail" (blocking), "warning", "info" (failed, not blocking) or "pass"
+    status: str  # "fail" (blocking), "warning", "info" (failed, not blocking), "not-judged", "pass"
     value: float | None
     threshold: float | None
     lower: float | None
@@ -220,8 +220,6 @@ class DataRow:
 @dataclasses.dataclass(frozen=True)
 class History:
     model: str | None
-    versions: list[str]
-    accuracy: list[float | None]
     holdouts: list[str]
     matrix: list[list[float | None]]  # rows: matrix_versions, columns: holdouts
     matrix_versions: list[str]
@@ -239,7 +237,8 @@ class ReportData:
         created: ISO 8601 time (UTC) the report was built.
         verdict: ``accepted``, ``rejected`` or ``first version`` (accepted, and there was no
             champion to compare with).
-        checks: every check, blocking failures first, then warnings, then passes.
+        checks: every check, blocking failures first, then warnings, then the checks that
+            could not be judged, then passes.
         skipped: sections left out because their details did not have the documented shape.
     """
 
@@ -273,6 +272,10 @@ class ReportData:
     def warnings(self) -> list[CheckRow]:
         return [c for c in self.checks if c.status == "warning"]
 
+    @property
+    def not_judged(self) -> list[CheckRow]:
+        return [c for c in self.checks if c.status == "not-judged"]
+
     def summary(self) -> dict[str, Any]:
         """The index page's line for this run (written as ``summary.json`` beside the page)."""
         return {
@@ -286,6 +289,7 @@ class ReportData:
             "dataset": self.dataset,
             "checks": len(self.checks),
             "failed": len(self.failed),
+            "not_judged": len(self.not_judged),
             "failed_ids": [c.id for c in self.failed][:8],
             "models": sorted({c.model for c in self.checks if c.model}),
         }
@@ -366,7 +370,8 @@ def build(
             ``checks`` with :func:`mlchecks.run.gate.decide`.
         dataset: the dataset, for class names, flip images and labels. Defaults to none.
         evaluations: model name -> its evaluation on the test split. Defaults to none.
-        records: model name -> its :class:`~mlchecks.model.training.TrainingRecord`. Defaults to none.
+        records: model name -> its :class:`~mlchecks.model.training.TrainingRecord`. Defaults
+            to none.
         created: time of the run. Defaults to now.
     """
     from mlchecks.run.gate import decide
@@ -380,7 +385,10 @@ def build(
     if decision is not None:
         first = champion_before is None
     else:  # a pytest session: first when no regression check had a champion to compare with
-        first = not any(c.category == "regression" and c.details.get("champion") for c in checks)
+        first = not any(
+            c.category == "regression" and c.judged and not isinstance(c.details, NoChampionDetails)
+            for c in checks
+        )
     verdict = "rejected" if not accepted else ("first version" if first else "accepted")
     notes = list(decision.notes) if decision is not None else []
     if not checks:
@@ -418,27 +426,37 @@ def build(
         speed=builder.section("speed", builder.speed),
         data=builder.section("data expectations", builder.data),
         history=builder.section("version history", builder.history),
-        skipped=skipped + builder.notes,
+        skipped=skipped + builder.notes + _unreadable_notes(checks),
     )
 
 
 def _status(check: CheckResult) -> str:
-    if check.passed:
+    """The row's status: ``fail`` (blocking), ``warning``/``info`` (failed, not blocking),
+    ``not-judged`` or ``pass``."""
+    if check.status == "not_judged":
+        return "not-judged"
+    if check.status == "passed":
         return "pass"
-    return "fail" if check.severity == "error" else check.severity
+    return "fail" if check.status == "failed" else check.severity
 
 
-_ORDER = {"fail": 0, "warning": 1, "info": 2, "pass": 3}
+_ORDER = {"fail": 0, "warning": 1, "info": 2, "not-judged": 3, "pass": 4}
 
 
 def _check_rows(checks: Sequence[CheckResult]) -> list[CheckRow]:
     rows = []
     for check in checks:
+        d = check.details
+        lower: float | None = None
+        upper: float | None = None
         # Regression checks carry the interval of the delta against the champion, not of
         # their value (the candidate's figure): label it so.
-        delta = check.category == "regression" and isinstance(check.details.get("ci"), list)
-        lower, upper = _interval({"ci": check.details["ci"]} if delta else check.details)
-        raw = json.dumps(jsonable(check.details), sort_keys=True)
+        delta = isinstance(d, RegressionDetails) and d.ci is not None
+        if isinstance(d, RegressionDetails) and d.ci is not None:
+            lower, upper = _num(d.ci[0]), _num(d.ci[1])
+        elif isinstance(d, AccuracyDetails):
+            lower, upper = _num(d.lower), _num(d.upper)
+        raw = json.dumps(jsonable(d.to_json()), sort_keys=True)
         if len(raw) > MAX_DETAILS_CHARS:
             raw = raw[:MAX_DETAILS_CHARS] + f" ... ({len(raw)} characters in all)"
         rows.append(
@@ -470,21 +488,27 @@ def _num(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _interval(details: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    if "lower" in details or "upper" in details:
-        return _num(details.get("lower")), _num(details.get("upper"))
-    ci = details.get("ci")
-    if isinstance(ci, list | tuple) and len(ci) == 2:
-        return _num(ci[0]), _num(ci[1])
-    return None, None
-
-
 def _floats(values: Any) -> list[float | None]:
     if isinstance(values, np.ndarray):
         values = values.tolist()
     if not isinstance(values, list | tuple):
         raise TypeError(f"expected a list of numbers, got {type(values).__name__}")
     return [_num(v) for v in values]
+
+
+def _unreadable_notes(checks: Sequence[CheckResult]) -> list[str]:
+    """One note per check whose stored details held values of the wrong type."""
+    notes = []
+    for c in checks:
+        if c.details.unreadable:
+            where = f" [{c.model}]" if c.model else ""
+            notes.append(
+                f"{c.id}{where}: details left out, malformed: {'; '.join(c.details.unreadable)}"
+            )
+    return notes
+
+
+D = typing.TypeVar("D", bound=Details)
 
 
 class _Sections:
@@ -518,26 +542,21 @@ class _Sections:
         names = [c.model for c in self.checks if c.model] + list(self.evaluations)
         return list(dict.fromkeys(names))
 
-    def _detail(
-        self, model: str | None, key: str, kind: Any = object
-    ) -> tuple[Any, CheckResult] | None:
-        """The first check of ``model`` whose ``details[key]`` is a ``kind`` (regression first)."""
-        ranked = sorted(self.checks, key=lambda c: c.category != "regression")
-        for check in ranked:
-            if check.model == model and isinstance(check.details.get(key), kind):
-                return check.details[key], check
-        return None
-
-    def _by_id(self, model: str | None, check_id: str, key: str) -> tuple[Any, CheckResult] | None:
+    def _find(self, model: str | None, check_id: str, kind: type[D]) -> tuple[CheckResult, D]:
+        """The check ``check_id`` of ``model`` and its details, when they are a ``kind``."""
         for check in self.checks:
-            if check.model == model and check.id == check_id and check.details.get(key):
-                return check.details[key], check
-        return None
+            if check.model == model and check.id == check_id and isinstance(check.details, kind):
+                return check, check.details
+        raise LookupError(check_id)
 
-    def _names(self, k: int, found: CheckResult | None = None) -> list[str]:
+    def _get(self, model: str | None, check_id: str, kind: type[D]) -> D | None:
+        try:
+            return self._find(model, check_id, kind)[1]
+        except LookupError:
+            return None
+
+    def _names(self, k: int) -> list[str]:
         names = list(self.class_names or [])
-        if found is not None and isinstance(found.details.get("class_names"), list | tuple):
-            names = [str(n) for n in found.details["class_names"]]
         return [names[i] if i < len(names) else str(i) for i in range(k)]
 
     def accuracy(self) -> Iterable[AccuracyRow]:
@@ -549,11 +568,11 @@ class _Sections:
             )
             ev = self.evaluations.get(model)
             if check is not None and check.value is not None:
-                d = check.details
-                lower, upper = _interval(d)
+                d = check.details if isinstance(check.details, AccuracyDetails) else None
                 yield AccuracyRow(
-                    model, float(check.value), lower, upper,
-                    _int(d.get("n")), _int(d.get("correct")), _num(d.get("confidence")),
+                    model, float(check.value),
+                    _num(d.lower) if d else None, _num(d.upper) if d else None,
+                    d.n if d else None, d.correct if d else None, d.confidence if d else None,
                     _num(check.threshold), check.passed,
                 )  # fmt: skip
             elif ev is not None and ev.n:
@@ -569,26 +588,21 @@ class _Sections:
             names = self._names(k)
             candidate: list[float | None] | None = None
             champion: list[float | None] | None = None
-            # Per-class rows: regression.per_class ("classes": candidate_recall,
-            # champion_recall) and accuracy.class_recall ("per_class": recall).
-            regression = self._by_id(model, "regression.per_class", "classes")
-            if regression is not None:
-                k = max(k, 1 + max(int(r["class"]) for r in regression[0]))
-                names = _row_names(regression[0], self._names(k))
-                candidate = _by_class(regression[0], "candidate_recall", k)
-                champion = _by_class(regression[0], "champion_recall", k)
-            own = self._by_id(model, "accuracy.class_recall", "per_class")
-            if own is not None:
-                k = max(k, 1 + max(int(r["class"]) for r in own[0]))
-                names = _row_names(own[0], self._names(k))
-                candidate = _by_class(own[0], "recall", k)  # every class, not only the compared
-            listed = self._detail(model, "class_recall", list | tuple | np.ndarray)
-            if listed is not None:
-                candidate = _floats(listed[0])
-                names = self._names(len(candidate), listed[1])
-            listed = self._detail(model, "champion_class_recall", list | tuple | np.ndarray)
-            if listed is not None:
-                champion = _floats(listed[0])
+            # The candidate against the champion, class by class (regression.per_class), and
+            # the candidate's own recall of every class (accuracy.class_recall).
+            compared = self._get(model, "regression.per_class", ClassRegressionDetails)
+            if compared is not None and compared.classes:
+                rows = compared.classes
+                k = max(k, 1 + max(r.index for r in rows))
+                names = _row_names(rows, self._names(k))
+                candidate = _by_class({r.index: r.candidate_recall for r in rows}, k)
+                champion = _by_class({r.index: r.champion_recall for r in rows}, k)
+            own = self._get(model, "accuracy.class_recall", PerClassDetails)
+            if own is not None and own.per_class:
+                k = max(k, 1 + max(r.index for r in own.per_class))
+                names = _row_names(own.per_class, self._names(k))
+                # every class, not only those the champion's holdout has
+                candidate = _by_class({r.index: r.recall for r in own.per_class}, k)
             if candidate is None and ev is not None:
                 candidate = _floats(ev.class_recall)
             if candidate is None:
@@ -600,76 +614,59 @@ class _Sections:
 
     def confusion(self) -> Iterable[Confusion]:
         for model in self._models():
-            found = self._detail(model, "confusion", list | tuple | np.ndarray)
+            own = self._get(model, "accuracy.class_recall", PerClassDetails)
             ev = self.evaluations.get(model)
-            if found is not None:
-                matrix = np.asarray(found[0], dtype=np.int64)
-                source: CheckResult | None = found[1]
+            if own is not None and own.confusion:
+                matrix = np.asarray(own.confusion, dtype=np.int64)
             elif ev is not None:
-                matrix, source = ev.confusion, None
+                matrix = ev.confusion
             else:
                 continue
             if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
                 raise ValueError(f"confusion of {model} has shape {matrix.shape}; expected k x k")
-            names = self._names(matrix.shape[0], source)
-            if source is not None and isinstance(source.details.get("per_class"), list):
-                names = _row_names(source.details["per_class"], names)
+            names = self._names(matrix.shape[0])
+            if own is not None and own.per_class:
+                names = _row_names(own.per_class, names)
             yield Confusion(model, names, matrix.tolist())
 
     def flips(self) -> Iterable[FlipSet]:
         for model in self._models():
-            # regression.flip_rate lists them as "negative"; other checks as "negative_flips".
-            found = self._by_id(model, "regression.flip_rate", "negative")
-            if found is None:
-                found = self._detail(model, "negative_flips", list | tuple | np.ndarray)
-            if found is None:
+            try:
+                check, d = self._find(model, "regression.flip_rate", FlipDetails)
+            except LookupError:
                 continue
-            items, check = found
-            d = check.details
-            total = _int(d.get("negative_count", d.get("n_negative_flips")))
-            total = len(items) if total is None else total
-            champion_pred = d.get("champion_pred")
+            if not d.negative:
+                continue
+            indices = list(d.negative)
+            total = d.negative_count if d.negative_count is not None else len(indices)
             ev = self.evaluations.get(model)
-            names = self._names(self.dataset.num_classes if self.dataset else 0, check)
-            shown = list(items)[:MAX_FLIPS]
-            indices = [int(i["index"]) if isinstance(i, Mapping) else int(i) for i in shown]
+            names = self._names(self.dataset.num_classes if self.dataset else 0)
+            shown = indices[:MAX_FLIPS]
             # The indices are into the champion's holdout. It is this run's test split only
             # when the gate ran on the same data; otherwise images and labels would be of other
             # samples, so they are shown only when every flip is a mistake of the candidate here.
             ds = self.dataset
             local = False
             same_size = ds is not None and ev is not None and ev.n == ds.n_test
-            if same_size and ev is not None and ds is not None and _int(d.get("n")) in (None, ev.n):
-                local = all(0 <= i < ev.n and ev.y_pred[i] != ds.y_test[i] for i in indices)
-            if not local and indices and ds is not None:
+            if same_size and ev is not None and ds is not None and d.n in (None, ev.n):
+                local = all(0 <= i < ev.n and ev.y_pred[i] != ds.y_test[i] for i in shown)
+            if not local and shown and ds is not None:
                 self.notes.append(
                     f"negative flips of {model}: indices into the champion's holdout, which is "
                     "not this run's test split; images and labels left out"
                 )
             flips = []
-            for item, index in zip(shown, indices, strict=True):
-                true = champ = cand = None
-                if isinstance(item, Mapping):
-                    true, champ, cand = (
-                        item.get("true"),
-                        item.get("champion"),
-                        item.get("candidate"),
-                    )
+            for index in shown:
+                true = cand = None
                 if local and ds is not None and ev is not None:
-                    true = int(ds.y_test[index]) if true is None else true
-                    cand = int(ev.y_pred[index]) if cand is None else cand
-                if champ is None and champion_pred is not None:
-                    champ = int(champion_pred[index])
-                if champ is None:
-                    champ = true  # a negative flip is one the champion got right
-                image = self._image(index) if local else None
+                    true, cand = int(ds.y_test[index]), int(ev.y_pred[index])
+                # a negative flip is one the champion got right: its label is the true one
+                label = _label(true, names)
                 flips.append(
-                    Flip(
-                        index, _label(true, names), _label(champ, names), _label(cand, names), image
-                    )
-                )
-            rate = check.value if check.id == "regression.flip_rate" else None
-            yield FlipSet(model, total, _num(rate), flips)
+                    Flip(index, label, label, _label(cand, names),
+                         self._image(index) if local else None)
+                )  # fmt: skip
+            yield FlipSet(model, total, _num(check.value), flips)
 
     def _image(self, index: int) -> str | None:
         if self.dataset is None or not 0 <= index < self.dataset.n_test:
@@ -694,16 +691,11 @@ class _Sections:
         for c in self.checks:
             if c.category != "speed":
                 continue
-            d = c.details
-            raw = d.get("champion")
-            champion: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+            d = c.details if isinstance(c.details, SpeedDetails) else SpeedDetails()
             yield SpeedRow(
-                c.id, c.model, _status(c), _num(c.value),
-                str(d.get("unit") or SPEED_UNITS.get(c.id, "")),
-                _pick(d, "samples_per_s"), _pick(champion, "samples_per_s"),
-                _pick(d, "fraction_of_peak", "normalised"),
-                _pick(champion, "fraction_of_peak", "normalised")
-                if champion else _num(d.get("champion_fraction_of_peak")),
+                c.id, c.model, _status(c), _num(c.value), SPEED_UNITS.get(c.id, ""),
+                _num(d.samples_per_s), d.champion_figure("samples_per_s"),
+                _num(d.normalised), d.champion_figure("normalised"),
                 _num(c.threshold), c.message,
             )  # fmt: skip
 
@@ -712,44 +704,46 @@ class _Sections:
             if c.category != "data":
                 continue
             d = c.details
-            examples: Any = next((d[k] for k in EXAMPLE_KEYS if d.get(k) is not None), [])
-            if not isinstance(examples, list | tuple):
-                examples = [examples]
-            count = next((d[k] for k in COUNT_KEYS if d.get(k) is not None), None)
+            splits: tuple[str, ...] = ()
+            count: int | None = None
+            examples: tuple[Any, ...] = ()
+            if isinstance(d, DataDetails):
+                splits, count, examples = d.splits, d.unexpected_count, d.examples
+            elif isinstance(d, DriftDetails) and d.comparisons:
+                rows = d.drifted or tuple(d.comparisons)
+                splits = tuple(dict.fromkeys(r.split for r in rows))
+                count = len(d.drifted)  # distributions that drifted
+                examples = tuple(x for r in d.drifted for x in r.examples or ())
             yield DataRow(
-                c.id, _status(c), None if d.get("split") is None else str(d["split"]),
-                _int(count), [_short(e) for e in list(examples)[:MAX_EXAMPLES]], c.message,
+                c.id, _status(c), ", ".join(splits) or None, count,
+                [_short(e) for e in examples[:MAX_EXAMPLES]], c.message,
             )  # fmt: skip
 
     def history(self) -> Iterable[History]:
         seen: set[str | None] = set()
-        for c in sorted(self.checks, key=lambda c: c.id != "regression.forgetting"):
+        for c in self.checks:
             d = c.details
-            fm = d.get("forgetting_matrix") or d.get("matrix")
-            rows_in = d.get("holdouts") if c.id == "regression.forgetting" else None
-            if c.model in seen or not (d.get("history") or fm or rows_in):
+            if c.id != "regression.forgetting" or not isinstance(d, ForgettingDetails):
+                continue
+            if c.model in seen:
                 continue
             seen.add(c.model)
-            versions: list[str] = []
-            accuracy: list[float | None] = []
-            for entry in d.get("history") or []:
-                versions.append(str(entry["version"]))
-                accuracy.append(_num(entry.get("accuracy")))
-            fm = fm if isinstance(fm, Mapping) else {}
-            matrix = [_floats(row) for row in fm.get("values", fm.get("accuracy")) or []]
-            holdouts = [str(h) for h in fm.get("holdouts", [])]
-            introduced = fm.get("introduced_by")
-            if isinstance(introduced, list | tuple) and len(introduced) == len(holdouts):
-                holdouts = [f"holdout of {v}" for v in introduced]  # ids are content hashes
-            rows = [str(v) for v in fm.get("versions", [])]
-            if matrix and (
-                (rows and len(rows) != len(matrix)) or any(len(r) != len(holdouts) for r in matrix)
-            ):
-                raise ValueError("forgetting_matrix values do not match versions x holdouts")
-            if matrix and not rows:
-                rows = [str(i + 1) for i in range(len(matrix))]
-            table = [_holdout_row(r) for r in rows_in or [] if isinstance(r, Mapping)]
-            yield History(c.model, versions, accuracy, holdouts, matrix, rows, table)
+            matrix: list[list[float | None]] = []
+            holdouts: list[str] = []
+            rows: list[str] = []
+            if d.matrix is not None:
+                matrix = [_floats(list(row)) for row in d.matrix.accuracy]
+                holdouts = [str(h) for h in d.matrix.holdouts]
+                introduced = d.matrix.introduced_by
+                if introduced is not None and len(introduced) == len(holdouts):
+                    holdouts = [f"holdout of {v}" for v in introduced]  # ids are content hashes
+                rows = [str(v) for v in d.matrix.versions]
+                if matrix and (len(rows) != len(matrix) or any(len(r) != len(holdouts)
+                                                               for r in matrix)):  # fmt: skip
+                    raise ValueError("forgetting matrix does not match versions x holdouts")
+            table = [_holdout_row(r) for r in d.holdouts or ()]
+            if matrix or table:
+                yield History(c.model, holdouts, matrix, rows, table)
 
 
 SPEED_UNITS = {
@@ -758,51 +752,33 @@ SPEED_UNITS = {
     "speed.predict_throughput": "samples/s",
     "speed.peak_memory": "MiB",
 }
-EXAMPLE_KEYS = ("examples", "example_indices", "indices")
-COUNT_KEYS = ("unexpected_count", "count", "n_failed")
 
 
-def _pick(data: Mapping[str, Any], *keys: str) -> float | None:
-    """A figure from ``data`` or its ``details`` (a stored check), under the first key found."""
-    for source in (data, data.get("details") if isinstance(data.get("details"), Mapping) else {}):
-        for key in keys:
-            value = _num(source.get(key))  # type: ignore[union-attr]
-            if value is not None:
-                return value
-    return None
-
-
-def _by_class(rows: Sequence[Mapping[str, Any]], key: str, k: int) -> list[float | None]:
+def _by_class(values: Mapping[int, float | None], k: int) -> list[float | None]:
     out: list[float | None] = [None] * k
-    for row in rows:
-        out[int(row["class"])] = _num(row.get(key))
+    for index, value in values.items():
+        out[index] = _num(value)
     return out
 
 
-def _row_names(rows: Sequence[Mapping[str, Any]], names: list[str]) -> list[str]:
+def _row_names(rows: Sequence[ClassRecallRow | ClassRegressionRow], names: list[str]) -> list[str]:
     names = list(names)
     for row in rows:
-        i = int(row["class"])
-        if row.get("name") is not None and i < len(names):
-            names[i] = str(row["name"])
+        if row.name is not None and row.index < len(names):
+            names[row.index] = row.name
     return names
 
 
-def _holdout_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _holdout_row(row: HoldoutRow) -> dict[str, Any]:
     return {
-        "holdout": str(row.get("holdout", "")),
-        "introduced_by": str(row.get("introduced_by", "")),
-        "best_version": str(row.get("best_version", "")),
-        "best_accuracy": _num(row.get("best_accuracy")),
-        "candidate_accuracy": _num(row.get("candidate_accuracy")),
-        "forgetting": _num(row.get("forgetting")),
-        "regressed": bool(row.get("regressed", False)),
+        "holdout": row.holdout,
+        "introduced_by": row.introduced_by or "",
+        "best_version": row.best_version or "",
+        "best_accuracy": _num(row.best_accuracy),
+        "candidate_accuracy": _num(row.candidate_accuracy),
+        "forgetting": _num(row.forgetting),
+        "regressed": bool(row.regressed),
     }
-
-
-def _int(value: Any) -> int | None:
-    number = _num(value)
-    return None if number is None else int(number)
 
 
 def _label(value: Any, names: list[str]) -> str:
