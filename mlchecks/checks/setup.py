@@ -188,6 +188,9 @@ def _read_keras_config(path: Path) -> dict[str, Any]:
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         msg = f"model file {path} has no readable config.json ({exc}); re-save it with model.save()"
         raise ModelError(msg) from None
+    except RecursionError:
+        msg = f"model file {path} has a config.json nested too deep to read; re-save the model"
+        raise ModelError(msg) from None
     if not isinstance(config, dict):
         msg = f"model file {path} holds a config of type {type(config).__name__}, not a model"
         raise ModelError(msg)

@@ -478,3 +478,22 @@ def test_labels_of_one_class_are_reported_as_one_class(tmp_path, label):
     with pytest.raises(DataError, match="one class") as info:
         load_dataset(str(path))
     assert f"class {label} in every sample" in str(info.value)
+
+
+def test_lint_of_a_model_whose_config_is_nested_deep_is_exit_2(tmp_path, monkeypatch, capsys):
+    import zipfile
+
+    from mlchecks.cli import main
+
+    path = tmp_path / "deep.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", '{"a": ' * 100_000 + "1" + "}" * 100_000)
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.5.0"}))
+        archive.writestr("model.weights.h5", b"")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    tally.bad_input()
+    assert main(["lint", str(path), "--data", "synthetic:200"]) == GateExit.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("mlchecks: error: ") and err.count("\n") == 1, err
+    assert "deep.keras" in err and "internal error" not in err
