@@ -14,10 +14,8 @@ Importing mlchecks imports neither keras nor tensorflow.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlchecks.config import ModelSpec, Settings, Thresholds, load_settings
-from mlchecks.data import Dataset, load_dataset
 from mlchecks.errors import (
     ConfigError,
     DataError,
@@ -27,9 +25,27 @@ from mlchecks.errors import (
     ModelError,
     RegistryError,
 )
-from mlchecks.result import CheckResult
-from mlchecks.run.gate import GateDecision
-from mlchecks.stats.evaluation import Evaluation
+
+if TYPE_CHECKING:
+    from mlchecks.config import ModelSpec, Settings, Thresholds, load_settings
+    from mlchecks.data import Dataset, load_dataset
+    from mlchecks.result import CheckResult
+    from mlchecks.run.gate import GateDecision
+    from mlchecks.stats.evaluation import Evaluation
+
+# Loaded on first use: every pytest run on a machine with mlchecks imports this package (the
+# plugin), and numpy alone costs ~0.2 s there.
+_LAZY = {
+    "CheckResult": "mlchecks.result",
+    "Dataset": "mlchecks.data",
+    "Evaluation": "mlchecks.stats.evaluation",
+    "GateDecision": "mlchecks.run.gate",
+    "ModelSpec": "mlchecks.config",
+    "Settings": "mlchecks.config",
+    "Thresholds": "mlchecks.config",
+    "load_dataset": "mlchecks.data",
+    "load_settings": "mlchecks.config",
+}
 
 __all__ = [
     "CheckResult",
@@ -57,5 +73,15 @@ def __getattr__(name: str) -> Any:
         from mlchecks._version import __version__
 
         return __version__
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     msg = f"module 'mlchecks' has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

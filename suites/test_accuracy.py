@@ -15,10 +15,10 @@ from mlchecks.checks import accuracy as checks
 from mlchecks.stats.evaluation import Evaluation
 
 
-def test_accuracy_min(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
-    record_check(
+def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+    mlchecks_record_check(
         checks.accuracy_min(
-            evaluation,
+            mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
             backend=mlchecks_session.backend,
@@ -28,10 +28,10 @@ def test_accuracy_min(mlchecks_session, mlchecks_model_spec, evaluation, record_
     )
 
 
-def test_class_recall(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
-    record_check(
+def test_class_recall(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+    mlchecks_record_check(
         checks.accuracy_class_recall(
-            evaluation,
+            mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
             thresholds=mlchecks_session.settings.thresholds,
@@ -40,10 +40,10 @@ def test_class_recall(mlchecks_session, mlchecks_model_spec, evaluation, record_
     )
 
 
-def test_calibration(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
-    record_check(
+def test_calibration(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+    mlchecks_record_check(
         checks.accuracy_ece(
-            evaluation,
+            mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
             thresholds=mlchecks_session.settings.thresholds,
@@ -51,10 +51,10 @@ def test_calibration(mlchecks_session, mlchecks_model_spec, evaluation, record_c
     )
 
 
-def test_loss(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
-    record_check(
+def test_loss(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+    mlchecks_record_check(
         checks.accuracy_loss(
-            evaluation,
+            mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
             thresholds=mlchecks_session.settings.thresholds,
@@ -62,7 +62,7 @@ def test_loss(mlchecks_session, mlchecks_model_spec, evaluation, record_check):
     )
 
 
-def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, trained_model, record_check):
+def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, mlchecks_trained_model, mlchecks_record_check):
     settings = mlchecks_session.settings
     if settings.seeds < 2:
         pytest.skip("single seed; --mlchecks-seeds K (K >= 2) judges the worst of K seeds")
@@ -74,7 +74,7 @@ def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, trained_model, re
         trained = mlchecks_session.model_for_seed(mlchecks_model_spec, seed)
         probs = mlchecks_session.predictions(trained, "test")
         evaluations.append((seed, Evaluation(dataset.y_test, probs, dataset.num_classes)))
-    record_check(
+    mlchecks_record_check(
         checks.accuracy_seeds(
             evaluations,
             model=mlchecks_model_spec.name,

@@ -23,21 +23,21 @@ def _check(session, spec, prop):
         pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
 
 
-def test_outputs_are_probabilities(mlchecks_session, mlchecks_model_spec, record_check):
-    record_check(_check(mlchecks_session, mlchecks_model_spec, "simplex"))
+def test_outputs_are_probabilities(mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
+    mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "simplex"))
 
 
-def test_batch_size_does_not_matter(mlchecks_session, mlchecks_model_spec, record_check):
-    record_check(_check(mlchecks_session, mlchecks_model_spec, "batch_size"))
+def test_batch_size_does_not_matter(mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
+    mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "batch_size"))
 
 
-def test_order_does_not_matter(mlchecks_session, mlchecks_model_spec, record_check):
-    record_check(_check(mlchecks_session, mlchecks_model_spec, "order"))
+def test_order_does_not_matter(mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
+    mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "order"))
 
 
-def test_save_load_round_trip(mlchecks_session, mlchecks_model_spec, record_check):
-    record_check(_check(mlchecks_session, mlchecks_model_spec, "round_trip"))
+def test_save_load_round_trip(mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
+    mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "round_trip"))
 
 
-def test_noise_robustness(mlchecks_session, mlchecks_model_spec, record_check):
-    record_check(_check(mlchecks_session, mlchecks_model_spec, "noise"))
+def test_noise_robustness(mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
+    mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "noise"))

@@ -30,59 +30,60 @@ def _champion_profile(session):
 
 
 @pytest.fixture(scope="session")
-def data_checks(mlchecks_session, dataset):
+def data_checks(mlchecks_session, mlchecks_dataset):
     """Every data check of the run, grouped by check id (one result per configuration)."""
     try:
         reference = _champion_profile(mlchecks_session) or "auto"
     except MlchecksError as exc:  # e.g. a tampered registry: say so, no traceback
         pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
     scoped = expectations.scopes(mlchecks_session.settings)
-    return expectations.run_scopes(dataset, scoped, reference=reference)
+    return expectations.run_scopes(mlchecks_dataset, scoped, reference=reference)
 
 
-def _record(results, record_check):
-    # Passing results first: record_check stops at the first blocking one.
-    for result in sorted(results, key=lambda r: r.blocking):
-        record_check(result)
+def _record(results, mlchecks_record_check):
+    # One call records every scope's result, then fails on a blocking one or skips on one that
+    # could not be judged.
+    if results:
+        mlchecks_record_check(*results)
 
 
-def test_schema(data_checks, record_check):
-    _record(data_checks["data.schema"], record_check)
+def test_schema(data_checks, mlchecks_record_check):
+    _record(data_checks["data.schema"], mlchecks_record_check)
 
 
-def test_row_counts(data_checks, record_check):
-    _record(data_checks["data.row_counts"], record_check)
+def test_row_counts(data_checks, mlchecks_record_check):
+    _record(data_checks["data.row_counts"], mlchecks_record_check)
 
 
-def test_finite(data_checks, record_check):
-    _record(data_checks["data.finite"], record_check)
+def test_finite(data_checks, mlchecks_record_check):
+    _record(data_checks["data.finite"], mlchecks_record_check)
 
 
-def test_range(data_checks, record_check):
-    _record(data_checks["data.range"], record_check)
+def test_range(data_checks, mlchecks_record_check):
+    _record(data_checks["data.range"], mlchecks_record_check)
 
 
-def test_labels(data_checks, record_check):
-    _record(data_checks["data.labels"], record_check)
+def test_labels(data_checks, mlchecks_record_check):
+    _record(data_checks["data.labels"], mlchecks_record_check)
 
 
-def test_classes_present(data_checks, record_check):
-    _record(data_checks["data.classes_present"], record_check)
+def test_classes_present(data_checks, mlchecks_record_check):
+    _record(data_checks["data.classes_present"], mlchecks_record_check)
 
 
-def test_balance(data_checks, record_check):
-    _record(data_checks["data.balance"], record_check)
+def test_balance(data_checks, mlchecks_record_check):
+    _record(data_checks["data.balance"], mlchecks_record_check)
 
 
-def test_leakage(data_checks, record_check):
-    _record(data_checks["data.leakage"], record_check)
+def test_leakage(data_checks, mlchecks_record_check):
+    _record(data_checks["data.leakage"], mlchecks_record_check)
 
 
-def test_drift(data_checks, record_check):
-    _record(data_checks["data.drift"], record_check)
+def test_drift(data_checks, mlchecks_record_check):
+    _record(data_checks["data.drift"], mlchecks_record_check)
 
 
-def test_custom_expectations(data_checks, record_check):
+def test_custom_expectations(data_checks, mlchecks_record_check):
     if not data_checks["data.custom"]:
         pytest.skip("no expectations configured in [tool.mlchecks.data_checks]")
-    _record(data_checks["data.custom"], record_check)
+    _record(data_checks["data.custom"], mlchecks_record_check)

@@ -15,9 +15,9 @@ from mlchecks.run import lint
 
 
 @pytest.mark.parametrize("rule", list(RULES))
-def test_setup(rule, mlchecks_session, mlchecks_model_spec, record_check):
+def test_setup(rule, mlchecks_session, mlchecks_model_spec, mlchecks_record_check):
     try:
         results = {r.id: r for r in lint.run_spec(mlchecks_session, mlchecks_model_spec)}
     except MlchecksError as exc:
         pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
-    record_check(results[rule])
+    mlchecks_record_check(results[rule])

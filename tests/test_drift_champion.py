@@ -9,7 +9,6 @@ import numpy as np
 from mlchecks.registry import open_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_SUITE = (ROOT / "suites" / "test_data.py").read_text()
 
 
 def _save(path: Path, ds, shift: float = 0.0) -> None:
@@ -23,7 +22,8 @@ def _save(path: Path, ds, shift: float = 0.0) -> None:
 def test_drift_against_the_champions_profile(pytester, tmp_path_factory, trained_mlp, digits):
     cache = tmp_path_factory.mktemp("cache")
     pytester.makefile(".toml", pyproject=f'[tool.mlchecks]\ncache_dir = "{cache}"\n')
-    pytester.makepyfile(test_data=DATA_SUITE)
+    # promotion needs every category of the gate: all suites for the first run, then data only
+    pytester.makepyfile(**{s.stem: s.read_text() for s in (ROOT / "suites").glob("test_*.py")})
     _save(pytester.path / "same.npz", digits)
     _save(pytester.path / "bright.npz", digits, shift=0.3)
     common = [f"--mlchecks-candidate={trained_mlp.path}", "--mlchecks-registry=reg",
@@ -35,6 +35,9 @@ def test_drift_against_the_champions_profile(pytester, tmp_path_factory, trained
     first.stdout.fnmatch_lines(["*data.drift*not judged*"])
     record = open_registry(pytester.path / "reg").record("default", "0001")
     assert record.data_profile is not None
+    for suite in pytester.path.glob("test_*.py"):
+        if suite.name != "test_data.py":
+            suite.unlink()
 
     # the same data again: judged against the champion's profile, no drift
     again = pytester.runpytest(*common, "--mlchecks-data=same.npz")

@@ -16,6 +16,7 @@ from mlchecks.config import options
 from mlchecks.errors import MlchecksError
 
 if TYPE_CHECKING:
+    from mlchecks.config import Settings
     from mlchecks.run.gate import Gate
     from mlchecks.run.session import Session
 
@@ -81,12 +82,24 @@ def pytest_configure(config: pytest.Config) -> None:
     for plugin in config.pluginmanager.get_plugins():
         if getattr(plugin, GATE_CONTEXT, False):  # `mlchecks gate` prepared everything
             config.stash[SESSION_KEY] = plugin.session
+            from mlchecks.plugin.fixtures import DeprecatedAliases
+
+            config.pluginmanager.register(DeprecatedAliases(), "mlchecks-deprecated-fixtures")
             return
     # Settings are validated now (cheap, no keras) so a bad [tool.mlchecks] is one usage error,
     # not an error in every test; the dataset and models stay lazy inside the Session.
     lazy = _LazySession(config)
-    holder = lazy if getattr(config.option, "help", False) else lazy.get()
+    holder: Session | _LazySession = lazy
+    if not getattr(config.option, "help", False):
+        lazy.settings()
+        opts = config.option
+        if getattr(opts, "mlchecks_candidate", None) or getattr(opts, "mlchecks_promote", False):
+            holder = lazy.get()  # the candidate's bytes are copied now, before any test runs
     config.stash[SESSION_KEY] = holder  # type: ignore[assignment,misc]
+    if lazy.enabled():
+        from mlchecks.plugin.fixtures import DeprecatedAliases
+
+        config.pluginmanager.register(DeprecatedAliases(), "mlchecks-deprecated-fixtures")
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
     config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
 
@@ -137,10 +150,40 @@ class _LazySession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self._settings: Settings | None = None
 
     def get(self) -> Session:
-        from mlchecks.config import load_settings
         from mlchecks.run.gate import Gate
+
+        opts = self.config.option
+        try:
+            # The one Gate owns the run: a candidate is judged (and promoted) from a private
+            # copy of its bytes.
+            gate = Gate.for_settings(
+                self.settings(),
+                candidate=getattr(opts, "mlchecks_candidate", None),
+                promote=bool(getattr(opts, "mlchecks_promote", False)),
+            )
+        except MlchecksError as exc:
+            raise pytest.UsageError(f"mlchecks: {exc}") from None
+        self.config.stash[GATE_KEY] = gate
+        return gate.session
+
+    def enabled(self) -> bool:
+        """Whether this project enables mlchecks: a config file, ``--mlchecks-config`` or a
+        candidate on the command line."""
+        from mlchecks.config import find_config
+
+        opts = self.config.option
+        if getattr(opts, "mlchecks_config", None) or getattr(opts, "mlchecks_candidate", None):
+            return True
+        return find_config(Path(self.config.rootpath)) is not None
+
+    def settings(self) -> Settings:
+        """The run's settings, validated once (no numpy, keras or data loaded)."""
+        if self._settings is not None:
+            return self._settings
+        from mlchecks.config import load_settings
 
         opts = self.config.option
         overrides = options.overrides(vars(opts), prefix="mlchecks-")
@@ -163,17 +206,10 @@ class _LazySession:
                 settings = settings.replace(
                     models=tuple(s for s in settings.models if s.name in wanted)
                 )
-            # The one Gate owns the run: a candidate is judged (and promoted) from a private
-            # copy of its bytes, taken now.
-            gate = Gate.for_settings(
-                settings,
-                candidate=getattr(opts, "mlchecks_candidate", None),
-                promote=bool(getattr(opts, "mlchecks_promote", False)),
-            )
         except MlchecksError as exc:
             raise pytest.UsageError(f"mlchecks: {exc}") from None
-        self.config.stash[GATE_KEY] = gate
-        return gate.session
+        self._settings = settings
+        return settings
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -196,9 +232,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         failed = [c for c in checks if c.blocking]
         terminalreporter.section("mlchecks")
         for c in checks:
-            mark = "PASS" if c.passed else ("FAIL" if c.severity == "error" else c.severity.upper())
-            terminalreporter.write_line(f"{mark:5} {c.id:28} {c.message}")
-        terminalreporter.write_line(f"mlchecks: {len(checks)} checks, {len(failed)} failed")
+            terminalreporter.write_line(f"{c.label:5} {c.id:28} {c.message}")
+        not_judged = sum(1 for c in checks if c.status == "not_judged")
+        counts = f"mlchecks: {len(checks)} checks, {len(failed)} failed"
+        terminalreporter.write_line(counts + (f", {not_judged} not judged" if not_judged else ""))
         if any(c.category == "speed" for c in checks):
             from mlchecks import measure as bench
 
@@ -355,7 +392,7 @@ class _ReportHooks:
 
         rows = []
         for c in checks:
-            mark = "PASS" if c.passed else ("FAIL" if c.severity == "error" else c.severity.upper())
+            mark = c.label
             value = "" if c.value is None else f" = {c.value:.4g}"
             limit = "" if c.threshold is None else f" (threshold {c.threshold:.4g})"
             rows.append(
