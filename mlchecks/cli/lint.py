@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlchecks.checks.setup import run
-from mlchecks.errors import GateExit, MlchecksError
+from mlchecks.cli import _output
+from mlchecks.errors import GateExit
 from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", default=None, help="the training data (default: configured)")
     parser.add_argument("--config", default=None, help="config file (default: nearest one)")
-    parser.add_argument("--json", dest="json_file", default=None, help="write the results here")
+    parser.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                        help="write the results here (- for stdout)")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> GateExit:
@@ -40,9 +42,11 @@ def main(args: argparse.Namespace) -> GateExit:
     from mlchecks.config import ModelSpec, load_settings
     from mlchecks.data import load_dataset
 
+    _output.check_writable("--json", args.json_file)
     settings = load_settings(Path.cwd(), {}, config_file=Path(args.config) if args.config else None)
     data = args.data or settings.data
-    dataset = load_dataset(data, root=Path.cwd() if args.data else Path(settings.root))
+    dataset = load_dataset(data, root=Path.cwd() if args.data else Path(settings.root),
+                           max_bytes=settings.max_data_bytes)  # fmt: skip
     target = Path(args.model)
     source: Any
     if target.suffix == ".keras" or target.exists():
@@ -59,16 +63,11 @@ def main(args: argparse.Namespace) -> GateExit:
     for r in failed:
         print(f"  {r.severity.upper():7} {r.id}: {r.message}")
     if args.json_file:
-        _write_json(Path(args.json_file), results)
+        _write_json(args.json_file, results)
     return GateExit.REJECTED if failed else GateExit.ACCEPTED
 
 
-def _write_json(path: Path, results: list[CheckResult]) -> None:
-    from mlchecks.model.training import save_memo
-
+def _write_json(value: str, results: list[CheckResult]) -> None:
     payload = {"findings": sum(not r.passed for r in results),
                "checks": [r.to_json() for r in results]}  # fmt: skip
-    try:
-        save_memo(path, lambda p: p.write_text(json.dumps(payload, indent=2) + "\n"))
-    except OSError as exc:
-        raise MlchecksError(f"cannot write --json {path} ({exc.strerror})") from None
+    _output.write_text("--json", value, json.dumps(payload, indent=2) + "\n")

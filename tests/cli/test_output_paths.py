@@ -1,0 +1,51 @@
+"""Output paths are checked before any work: an unwritable ``--json`` is exit 2 with one line,
+and nothing was judged or promoted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlchecks.cli import main
+from mlchecks.errors import GateExit
+
+
+def _bad_paths(tmp_path: Path) -> dict[str, str]:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    return {"below a file": str(blocker / "out.json"), "a folder": str(folder)}
+
+
+@pytest.mark.parametrize("case", ["below a file", "a folder"])
+def test_lint_json_to_an_unwritable_path_exits_2(tmp_path, capsys, case):
+    target = _bad_paths(tmp_path)[case]
+    code = main(["lint", "mlp", "--data", "synthetic:64", "--json", target])
+    err = capsys.readouterr().err
+    assert code == GateExit.BAD_INPUT, err
+    assert err.startswith("mlchecks: error: --json ") and target in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_gate_json_to_an_unwritable_path_exits_2_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = _bad_paths(tmp_path)["below a file"]
+    code = main(["gate", "nothing-here.keras", "--registry", "reg", "--json", target])
+    err = capsys.readouterr().err
+    # the output path is refused first: the missing candidate is not even looked at
+    assert code == GateExit.BAD_INPUT and "--json" in err and "nothing-here" not in err, err
+    assert not (tmp_path / "reg").exists()
+
+
+def test_lint_json_dash_writes_to_stdout(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["lint", "mlp", "--data", "synthetic:64", "--json", "-"])
+    out = capsys.readouterr().out
+    assert code == GateExit.ACCEPTED
+    payload = json.loads(out[out.index("{"):])
+    assert payload["findings"] == 0 and all(c["id"].startswith("setup.") for c in payload["checks"])
+    assert not (tmp_path / "-").exists()
