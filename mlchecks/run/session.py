@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from mlchecks.model.training import TrainedModel
     from mlchecks.registry import Registry
-    from mlchecks.run.gate import Baseline
+    from mlchecks.run.baseline import Baseline
 
 
 class Session:
@@ -47,7 +47,8 @@ class Session:
     @property
     def dataset(self) -> Dataset:
         if self._dataset is None:
-            self._dataset = load_dataset(self.settings.data, root=Path(self.settings.root))
+            self._dataset = load_dataset(self.settings.data, root=Path(self.settings.root),
+                                         max_bytes=self.settings.max_data_bytes)  # fmt: skip
         return self._dataset
 
     @property
@@ -73,6 +74,7 @@ class Session:
                 seed=self.settings.seed,
                 deterministic=self.settings.deterministic,
                 cache=cache,
+                max_parameters=self.settings.max_parameters,
             )
         return self._models[spec.name]
 
@@ -87,7 +89,7 @@ class Session:
             cache = ModelCache(self.settings.resolve(self.settings.cache_dir))
             self._seed_models[key] = train(
                 spec, self.dataset, seed=seed, deterministic=self.settings.deterministic,
-                cache=cache,
+                cache=cache, max_parameters=self.settings.max_parameters,
             )  # fmt: skip
         return self._seed_models[key]
 
@@ -149,7 +151,7 @@ class Session:
     def baseline(self, spec: ModelSpec) -> Baseline | None:
         """What ``spec`` is judged against: its lineage's champion and history (``None``: no
         champion yet). Read from the registry once per run."""
-        from mlchecks.run.gate import load_baseline
+        from mlchecks.run.baseline import load_baseline
 
         key = ("baseline", spec.name)
         if key not in self.gate_memo:
