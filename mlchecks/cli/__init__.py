@@ -23,8 +23,25 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see `{self.prog} --help`)")
 
 
+EPILOG = """examples:
+  mlchecks gate                                  train and judge the configured models
+  mlchecks gate candidate.keras --data data.npz  judge a saved model against the champion
+  mlchecks gate candidate.keras --no-promote --json -   judge only; decision JSON on stdout
+  mlchecks lint model.keras --data data.npz      training-setup lint, no training
+  mlchecks registry list                         lineages, versions and champions
+
+exit codes: 0 accepted, 1 rejected (a check failed; the registry is unchanged),
+  2 bad input (one 'mlchecks: error:' line says what and how to fix it), 3 internal error
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mlchecks", description="A test-first quality gate for Keras models.")
+    parser = _Parser(
+        prog="mlchecks",
+        description="A test-first quality gate for Keras models.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from mlchecks._version import __version__
 
     parser.add_argument("--version", action="version", version=f"mlchecks {__version__}")
@@ -34,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     from mlchecks.cli import gate
 
     gate.add_arguments(
-        sub.add_parser("gate", help="judge a candidate model (or the configured ones)")
+        sub.add_parser(
+            "gate",
+            help="judge a candidate model (or the configured ones)",
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
     from mlchecks.cli import lint
 
@@ -76,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MlchecksError as exc:
         print(f"mlchecks: error: {_one_line(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
+    except BrokenPipeError:
+        # `mlchecks registry show --json | head`: the reader left; exit quietly, as cat does
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         print("mlchecks: error: interrupted", file=sys.stderr)
         return int(GateExit.INTERNAL_ERROR)
@@ -89,6 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("MLCHECKS_DEBUG"):
             print(trace, file=sys.stderr)
         return int(GateExit.INTERNAL_ERROR)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(text: str) -> str:

@@ -49,3 +49,26 @@ def test_lint_json_dash_writes_to_stdout(tmp_path, capsys, monkeypatch):
     payload = json.loads(out[out.index("{"):])
     assert payload["findings"] == 0 and all(c["id"].startswith("setup.") for c in payload["checks"])
     assert not (tmp_path / "-").exists()
+
+
+def test_a_reader_that_leaves_early_is_no_internal_error():
+    """`mlchecks ... | head`: the pipe closes before mlchecks writes; it exits quietly."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "mlchecks", "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+    proc.stdout.close()  # the reader is gone before the first line is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "internal error" not in err and "Traceback" not in err, err
+
+
+def test_help_shows_examples_and_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["gate", "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "exit codes: 0 accepted, 1 rejected" in out
+    assert "FILE" in out  # metavars say what to give, not the option's name again
