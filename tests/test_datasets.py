@@ -110,6 +110,106 @@ def test_mismatched_lengths(tmp_path):
         from_arrays("m", **dict(arrays, y_test=arrays["y_test"][:-1]))
 
 
+# --- untrusted npz files (issue 17, item 8): refused before anything is allocated; the same
+# files through the gate under an address-space limit: tests/reliability/test_bombs.py
+def _npz_with(path, arrays, **members):
+    """``arrays`` as an npz, with some members replaced by raw ``.npy`` bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            if key in members:
+                archive.writestr(f"{key}.npy", members[key])
+            else:
+                buffer = io.BytesIO()
+                np.save(buffer, value, allow_pickle=False)
+                archive.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def _header(dtype, shape):
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+def test_absurd_class_ids_are_refused_before_naming_the_classes():
+    from mlchecks.data.dataset import MAX_CLASSES
+
+    arrays = _arrays(np.random.default_rng(0))
+    y = arrays["y_train"].copy()
+    y[3] = 10**12  # used to build 10**12 class names: MemoryError, exit 3
+    with pytest.raises(DataError, match="class id 1000000000000") as info:
+        from_arrays("d", **dict(arrays, y_train=y))
+    assert f"{MAX_CLASSES:,} classes" in str(info.value) and "y_train of d" in str(info.value)
+    wrapped = arrays["y_test"].astype(np.uint64)
+    wrapped[0] = np.iinfo(np.uint64).max  # astype(int64) made it -1
+    with pytest.raises(DataError, match="class id 18446744073709551615"):
+        from_arrays("d", **dict(arrays, y_test=wrapped))
+    with pytest.raises(DataError, match="one-hot rows of 200,000 classes"):
+        from_arrays("d", **dict(arrays, y_test=np.zeros((2, 200_000), np.uint8)))
+    ok = from_arrays("d", **dict(arrays, y_train=arrays["y_train"].astype(np.uint64)))
+    assert ok.num_classes == 4
+
+
+def test_labels_beyond_the_declared_number_of_classes_are_refused():
+    arrays = _arrays(np.random.default_rng(0))
+    y = arrays["y_test"].copy()
+    y[0] = 7
+    with pytest.raises(DataError, match=r"y_test of d holds label 7 but the data set has 4 cl"):
+        from_arrays("d", **dict(arrays, y_test=y), num_classes=4)
+
+
+def test_npz_header_declaring_more_than_its_member_holds(tmp_path):
+    arrays = _arrays(np.random.default_rng(0))
+    forged = _header("<f4", (40_750_000, 28, 28, 1)) + bytes(16)  # 119 GiB declared
+    path = _npz_with(tmp_path / "forged.npz", arrays, x_train=forged)
+    with pytest.raises(DataError) as info:
+        load_dataset(str(path))
+    text = str(info.value)
+    assert "x_train declares shape (40750000, 28, 28, 1) of float32, 119.0 GiB" in text
+    assert "holds 16 bytes" in text and str(path) in text
+
+
+def test_npz_member_inflating_like_a_bomb(tmp_path):
+    """80 MiB of zeros deflate ~1000:1; real data 5:1 (MNIST) to ~40:1 (one-hot labels)."""
+    arrays = _arrays(np.random.default_rng(0))
+    bomb = _header("u1", (80 * 1024, 32, 32)) + bytes(80 * 1024 * 32 * 32)
+    path = _npz_with(tmp_path / "bomb.npz", arrays, x_train=bomb)
+    assert path.stat().st_size < 1024**2
+    with pytest.raises(DataError, match=r"member 'x_train\.npy' inflates .* zip bomb"):
+        load_dataset(str(path))
+
+
+def test_npz_memory_needed_is_bounded(tmp_path):
+    arrays = _arrays(np.random.default_rng(0))
+    arrays["x_train"] = np.zeros((20000, 6, 6), np.uint8)  # 0.7 MiB; 4.5 MiB once loaded
+    arrays["y_train"] = np.arange(20000) % 4
+    np.savez(tmp_path / "d.npz", **arrays)
+    assert load_dataset(str(tmp_path / "d.npz")).n_train == 20000
+    with pytest.raises(DataError) as info:
+        load_dataset(str(tmp_path / "d.npz"), max_bytes=4 * 1024**2)
+    text = str(info.value)
+    assert "needs about 4.5 MiB" in text and "over max_data_bytes 4.0 MiB" in text
+    assert "x_train (20000, 6, 6) uint8 703.1 KiB" in text and "[tool.mlchecks]" in text
+
+
+def test_data_must_be_a_regular_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.npz")  # opening it would wait for a writer: forever
+    with pytest.raises(DataError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        load_dataset(str(tmp_path / "pipe.npz"))
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(DataError, match="is a folder, not a regular file"):
+        load_dataset(str(tmp_path / "folder.npz"))
+
+
 # --- keras.datasets, offline: small files in Keras' own cache layout under a temporary KERAS_HOME
 
 

@@ -365,7 +365,7 @@ def round_trip(
         path = Path(tmp) / "model.keras"
         try:
             model.save(path)
-            loaded = load_model(path)
+            loaded = load_model(path, max_parameters=None)  # this model, already in memory
         except Exception as exc:  # custom objects that do not serialise, unsafe layers...
             text = " ".join(str(exc).split())[:300]
             message = (

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(
         Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
     )
-    dataset = load_dataset(settings.data, root=Path(settings.root))
+    dataset = load_dataset(settings.data, root=Path(settings.root),
+                           max_bytes=settings.max_data_bytes)  # fmt: skip
     from mlchecks.model.training import quiet_retracing
 
     quiet_retracing()

@@ -124,6 +124,10 @@ class Settings:
     source: str = "<defaults>"
     # [tool.mlchecks.data_checks], validated by mlchecks.config.data_checks.validate_table.
     data_checks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # Resource limits on the files handed to a run (None: the documented defaults,
+    # mlchecks.model.archive.MAX_PARAMETERS and mlchecks.data.dataset.MAX_DATA_BYTES).
+    max_parameters: int | None = None
+    max_data_bytes: int | None = None
 
     def resolve(self, path: str) -> Path:
         """A configured path, relative to the folder holding the config file."""
@@ -258,6 +262,9 @@ def settings_from_table(
     where = origin("seeds")
     seeds = overrides.pop("seeds", table.get("seeds", 1))
     kwargs["seeds"] = _integer("seeds", seeds, where, minimum=1, maximum=100)
+    for key in ("max_parameters", "max_data_bytes"):
+        if key in table:
+            kwargs[key] = _integer(key, table[key], origin(key), minimum=1, maximum=2**62)
     if "data_checks" in table:
         from mlchecks.config.data_checks import validate_table  # numpy only; GX stays lazy
 

@@ -6,20 +6,45 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import math
 import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from mlchecks._util.archive import (
+    GiB,
+    MiB,
+    ZipLimits,
+    memory_available,
+    not_regular,
+    open_regular,
+    size,
+    zip_problem,
+)
 from mlchecks.errors import DataError
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 NAMES = ("digits", *KERAS_DATASETS, "synthetic:N", "PATH.npz")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MAX_SYNTHETIC = 1_000_000
+# Class ids are 0..K-1 and every class gets a name, a row of the confusion matrix and a line of
+# the report: 100,000 is far above the largest label sets of public image data (ImageNet-21k has
+# 21,841 classes) and far below what a stray id (10**12, issue 17 item 8) would allocate.
+MAX_CLASSES = 100_000
+# What loading an .npz may need in memory (its arrays, the float32 copy of integer images, the
+# int64 copy of labels): 16 GiB holds CIFAR-10 (~0.9 GiB) many times over. It is also bounded by
+# half the memory the machine (or an RLIMIT_AS) leaves, the rest being for the model and its
+# predictions. Raise it with max_data_bytes in [tool.mlchecks].
+MAX_DATA_BYTES = 16 * GiB
+# Per member, judged before anything is decompressed (issue 17, items 8 and 9). Real data
+# deflates 5:1 (MNIST images) to ~40:1 (one-hot float32 labels); only near-constant arrays reach
+# deflate's ceiling of ~1032:1, as the 1.2 MB file that inflated to 1.2 GB of zeros did.
+NPZ_LIMITS = ZipLimits(max_member_bytes=2**62, max_total_bytes=2**62, max_ratio=500,
+                       ratio_floor_bytes=64 * MiB)  # fmt: skip
 # Where keras.datasets.cifar10 extracts its archive (keras 3: "<fname>-target/<inner folder>").
 CIFAR_DIR = Path("cifar-10-batches-py-target") / "cifar-10-batches-py"
 
@@ -83,16 +108,20 @@ class Dataset:
         return dataclasses.replace(self, **changes)
 
 
-def load_dataset(spec: str, *, root: Path | None = None) -> Dataset:
+def load_dataset(
+    spec: str, *, root: Path | None = None, max_bytes: int | None = None
+) -> Dataset:
     """Load a dataset by its ``--data`` identifier.
 
     Args:
         spec: ``digits``, ``mnist``, ``fashion_mnist``, ``cifar10``, ``synthetic:N`` or a path
             to an ``.npz`` file.
         root: folder relative paths are resolved against. Defaults to the current directory.
+        max_bytes: the most memory loading an ``.npz`` file may need (``max_data_bytes``).
+            Defaults to :data:`MAX_DATA_BYTES`.
 
     Raises:
-        DataError: unknown name, unreadable file, missing keys, unusable labels.
+        DataError: unknown name, unreadable or oversized file, missing keys, unusable labels.
 
     Example:
         >>> ds = load_dataset("digits")
@@ -106,7 +135,7 @@ def load_dataset(spec: str, *, root: Path | None = None) -> Dataset:
     if spec == "digits":
         return _digits()
     if spec in KERAS_DATASETS:
-        return _keras_dataset(spec)
+        return _keras_dataset(spec, max_bytes=max_bytes)
     if spec == "synthetic" or spec.startswith("synthetic:"):  # not synthetic_run3.npz
         match = re.fullmatch(r"synthetic:(\d+)", spec)
         if not match or not 20 <= int(match.group(1)) <= MAX_SYNTHETIC:
@@ -120,7 +149,7 @@ def load_dataset(spec: str, *, root: Path | None = None) -> Dataset:
     if not path.is_absolute() and root is not None:
         path = root / path
     if path.suffix == ".npz" or path.exists():
-        return load_npz(path)
+        return load_npz(path, max_bytes=max_bytes)
     msg = (
         f"--data {spec!r} is neither a known dataset nor an existing .npz file; "
         f"expected one of {', '.join(NAMES)}"
@@ -198,27 +227,106 @@ def synthetic(n: int, seed: int = 0, shape: tuple[int, int] = (28, 28)) -> Datas
 
 
 # ----------------------------------------------------------------------------- npz
-def load_npz(path: Path, name: str | None = None) -> Dataset:
-    """An ``.npz`` file with ``x_train y_train x_test y_test`` (labels as ids or one-hot)."""
-    if not path.is_file():
+def load_npz(path: Path, name: str | None = None, *, max_bytes: int | None = None) -> Dataset:
+    """An ``.npz`` file with ``x_train y_train x_test y_test`` (labels as ids or one-hot).
+
+    Nothing is decompressed or allocated before the file has shown it fits
+    (:func:`read_npz`); ``max_bytes`` bounds the memory loading may need (default
+    :data:`MAX_DATA_BYTES`).
+    """
+    return from_arrays(name or str(path), **read_npz(path, NPZ_KEYS, max_bytes=max_bytes))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Header:
+    key: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.dtype.itemsize
+
+    @property
+    def need(self) -> int:
+        """Bytes loading it needs: the array, and the copy and temporaries from_arrays makes."""
+        if self.key.startswith("x"):  # a float32 copy unless float32; isfinite's bool mask
+            return self.nbytes + (0 if self.dtype == np.float32 else 4 * self.count) + self.count
+        rows = self.shape[0] if self.shape else 1
+        return self.nbytes + 8 * rows + 2 * self.count  # int64 ids; one-hot test masks
+
+    def describe(self) -> str:
+        return f"{self.key} {self.shape} {self.dtype} {size(self.nbytes)}"
+
+
+def read_npz(path: Path, keys: tuple[str, ...], *, max_bytes: int | None = None) -> dict[str, Any]:
+    """The arrays ``keys`` of the ``.npz`` file ``path``, read only once they are known to fit.
+
+    Before anything is decompressed: ``path`` is a regular file (a FIFO would block), a zip
+    whose members pass :data:`NPZ_LIMITS` one by one, each array's ``.npy`` header is read
+    from its member (shape, dtype, no objects) and the member holds the bytes it declares; then
+    the memory loading needs is at most ``max_bytes`` (default :data:`MAX_DATA_BYTES`) and at
+    most half of :func:`~mlchecks._util.archive.memory_available`. Only then ``np.load``.
+
+    Raises:
+        DataError: naming the file, the array, the figures and the fix.
+    """
+    problem = not_regular(path)
+    if problem == "does not exist":
         msg = f"data file {path} does not exist; give an existing .npz file or a dataset name"
         raise DataError(msg)
-    if not zipfile.is_zipfile(path):
+    if problem is not None:
+        msg = f"data file {path} {problem}; give an .npz file saved with np.savez"
+        raise DataError(msg)
+    try:
+        with open_regular(path) as file:
+            return _read_npz(path, file, keys, max_bytes)
+    except DataError:
+        raise
+    except ValueError as exc:  # swapped for a FIFO or folder since not_regular
+        msg = f"data file {path} {exc}; give an .npz file saved with np.savez"
+        raise DataError(msg) from None
+    except OSError as exc:
+        msg = f"data file {path} cannot be read ({exc.strerror}); check its permissions"
+        raise DataError(msg) from None
+
+
+def _read_npz(
+    path: Path, file: BinaryIO, keys: tuple[str, ...], max_bytes: int | None
+) -> dict[str, Any]:
+    if not zipfile.is_zipfile(file):
         msg = (
             f"data file {path} is not a readable .npz archive (not a zip file); "
             "save it with np.savez"
         )
         raise DataError(msg)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in NPZ_KEYS if k not in archive.files]
+        file.seek(0)
+        with zipfile.ZipFile(file) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            members = {n[:-4] if n.endswith(".npy") else n: n for n in infos}
+            missing = [k for k in keys if k not in members]
             if missing:
                 msg = (
-                    f"data file {path} lacks the key(s) {missing} (has {sorted(archive.files)}); "
-                    f"save it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+                    f"data file {path} lacks the key(s) {missing} (has {sorted(members)}); "
+                    "save it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
                 )
                 raise DataError(msg)
-            arrays = {k: archive[k] for k in NPZ_KEYS}
+            wanted = [infos[members[k]] for k in keys]
+            problem = zip_problem(wanted, os.fstat(file.fileno()).st_size, NPZ_LIMITS)
+            if problem is not None:
+                msg = f"data file {path}: {problem}; refused before decompressing it"
+                raise DataError(msg)
+            headers = [_npy_header(path, archive, info, key)
+                       for key, info in zip(keys, wanted, strict=True)]  # fmt: skip
+        _check_fits(path, headers, MAX_DATA_BYTES if max_bytes is None else max_bytes)
+        file.seek(0)
+        with np.load(file, allow_pickle=False) as archive:
+            return {k: archive[k] for k in keys}
     except DataError:
         raise
     except ValueError as exc:
@@ -228,16 +336,71 @@ def load_npz(path: Path, name: str | None = None) -> Dataset:
                 f"data file {path} holds object arrays ({text}); mlchecks never unpickles "
                 "data: save numeric arrays only"
             )
-        else:  # e.g. a header too large to parse safely
+        else:
             msg = (
                 f"data file {path} has an array header or content numpy refuses to read "
                 f"safely ({text}); save plain numeric arrays with np.savez"
             )
         raise DataError(msg) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
         msg = f"data file {path} is not a readable .npz archive ({exc}); re-save it with np.savez"
         raise DataError(msg) from None
-    return from_arrays(name or str(path), **arrays)
+
+
+def _npy_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> _Header:
+    """Shape and dtype from the ``.npy`` header of ``info``, and that the member holds them."""
+    from numpy.lib import format as npy
+
+    try:
+        with archive.open(info) as member:
+            version = npy.read_magic(member)
+            # 3.0 differs from 2.0 only in the header's text encoding (utf8 field names)
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read(member)
+            offset = member.tell()
+    except (ValueError, SyntaxError, TypeError, EOFError) as exc:  # e.g. a header too large
+        text = " ".join(str(exc).split())
+        msg = (
+            f"data file {path}: {key} has an array header numpy refuses to read safely "
+            f"({text}); save plain numeric arrays with np.savez"
+        )
+        raise DataError(msg) from None
+    if dtype.hasobject:
+        msg = (
+            f"data file {path} holds object arrays ({key}: dtype {dtype}); mlchecks never "
+            "unpickles data: save numeric arrays only"
+        )
+        raise DataError(msg)
+    header = _Header(key, tuple(int(d) for d in shape), dtype)
+    if offset + header.nbytes > info.file_size:
+        msg = (
+            f"data file {path}: {key} declares shape {header.shape} of {dtype}, "
+            f"{size(header.nbytes)}, but its member holds {size(info.file_size - offset)}: a "
+            "damaged or forged file (refused before allocating it); re-save it with np.savez"
+        )
+        raise DataError(msg)
+    return header
+
+
+def _check_fits(path: Path, headers: list[_Header], limit: int) -> None:
+    need = sum(h.need for h in headers)
+    parts = ", ".join(h.describe() for h in headers)
+    if need > limit:
+        msg = (
+            f"data file {path} needs about {size(need)} of memory to load ({parts}), over "
+            f"max_data_bytes {size(limit)}; load a smaller sample, or raise max_data_bytes in "
+            "[tool.mlchecks] if the machine has the memory"
+        )
+        raise DataError(msg)
+    available, source = memory_available()
+    if available is not None and need > available // 2:
+        msg = (
+            f"data file {path} needs about {size(need)} of memory to load ({parts}), more than "
+            f"half the {source} ({size(available)}), which the model and its predictions "
+            f"need too; load a smaller sample or use a larger machine (max_data_bytes "
+            f"{size(limit)} in [tool.mlchecks] is not the limit here)"
+        )
+        raise DataError(msg)
 
 
 def from_arrays(
@@ -310,6 +473,13 @@ def from_arrays(
             )
             raise DataError(msg)
         num_classes = observed
+    elif observed > num_classes:
+        split = "y_train" if ys["y_train"].max() >= num_classes else "y_test"
+        msg = (
+            f"{split} of {name} holds label {int(ys[split].max())} but the data set has "
+            f"{num_classes} classes (ids 0..{num_classes - 1}); fix or drop those labels"
+        )
+        raise DataError(msg)
     num_classes = max(num_classes, 2)
     fmt = "onehot" if "onehot" in formats else "ids"
     if class_names is None:
@@ -339,6 +509,12 @@ def _labels(name: str, split: str, raw: Any) -> tuple[np.ndarray, str]:
         msg = f"{split} of {name} has dtype {arr.dtype}; expected integer class ids or one-hot rows"
         raise DataError(msg)
     fmt = "ids"
+    if arr.ndim == 2 and arr.shape[1] > MAX_CLASSES:
+        msg = (
+            f"{split} of {name} has shape {arr.shape}: one-hot rows of {arr.shape[1]:,} classes, "
+            f"more than the {MAX_CLASSES:,} mlchecks supports; store class ids of shape (N,)"
+        )
+        raise DataError(msg)
     if arr.ndim == 2 and arr.shape[1] > 1:
         row_sums = arr.sum(axis=1)
         is_onehot = ((arr == 0) | (arr == 1)).all() and np.allclose(row_sums, 1.0)
@@ -366,6 +542,14 @@ def _labels(name: str, split: str, raw: Any) -> tuple[np.ndarray, str]:
     if arr.size and arr.min() < 0:
         msg = f"{split} of {name} holds negative label {arr.min()}; class ids start at 0"
         raise DataError(msg)
+    # Judged before the int64 conversion: a uint64 id of 2**64-1 would wrap to -1 (issue 17).
+    if arr.size and arr.max() >= MAX_CLASSES:
+        msg = (
+            f"{split} of {name} holds class id {int(arr.max())}; mlchecks supports at most "
+            f"{MAX_CLASSES:,} classes (ids 0..{MAX_CLASSES - 1:,}): labels must be class ids "
+            "0..K-1 (remap others with np.unique(y, return_inverse=True))"
+        )
+        raise DataError(msg)
     return arr.astype(np.int64), fmt
 
 
@@ -391,7 +575,7 @@ _CLASS_NAMES = {
 }  # fmt: skip
 
 
-def _keras_dataset(name: str) -> Dataset:
+def _keras_dataset(name: str, max_bytes: int | None = None) -> Dataset:
     """A ``keras.datasets`` data set, read from the Keras cache or downloaded by Keras.
 
     When the file is already in the Keras cache, it is read in Keras' own layout (npz for
@@ -404,8 +588,8 @@ def _keras_dataset(name: str) -> Dataset:
     arrays: tuple[np.ndarray, ...]
     try:
         if name == "mnist" and (cache / "mnist.npz").is_file():
-            with np.load(cache / "mnist.npz", allow_pickle=False) as f:
-                arrays = (f["x_train"], f["y_train"], f["x_test"], f["y_test"])
+            found = read_npz(cache / "mnist.npz", NPZ_KEYS, max_bytes=max_bytes)
+            arrays = tuple(found[k] for k in NPZ_KEYS)
         elif name == "fashion_mnist" and (cache / "fashion-mnist").is_dir():
             arrays = _fashion_from_cache(cache / "fashion-mnist")
         elif name == "cifar10" and (cache / CIFAR_DIR).is_dir():
@@ -474,7 +658,8 @@ def _cifar_from_cache(folder: Path) -> tuple[np.ndarray, ...]:
 
 
 def load_mnist_t10k(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The real MNIST test set in IDX format (``shared/data/mnist-t10k``): images, labels."""
+    """The MNIST test set in its original IDX format (two gzip files in ``folder``): images,
+    labels."""
     x = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
     y = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 8)
     return x, y

@@ -13,8 +13,8 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
 import time
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,8 @@ import numpy as np
 
 from mlchecks.config import ModelSpec, active_backend
 from mlchecks.errors import ModelError
-from mlchecks.model import zoo
+from mlchecks.model import archive, zoo
+from mlchecks.model.archive import MAX_PARAMETERS
 
 if TYPE_CHECKING:
     import keras
@@ -84,7 +85,9 @@ class TrainedModel:
     def model(self) -> keras.Model:
         if self._model is None:
             assert self.path is not None
-            self._model = load_model(self.path)
+            # A cache entry mlchecks trained and saved: its builder already allocated this model
+            # here, so only the archive limits apply, not max_parameters.
+            self._model = load_model(self.path, max_parameters=None)
         return self._model
 
     @property
@@ -240,15 +243,20 @@ def train(
     seed: int = 0,
     deterministic: bool = True,
     cache: ModelCache | None = None,
+    max_parameters: int | None = None,
 ) -> TrainedModel:
     """Build and train ``spec`` on ``dataset``, or load it from ``cache`` when already trained.
 
+    ``max_parameters`` bounds a saved model's architecture (see :func:`load_model`; ``None``:
+    the default limit).
+
     Raises:
-        ModelError: the builder cannot be resolved or fails.
+        ModelError: the builder cannot be resolved or fails; a saved model cannot be loaded.
     """
     if spec.is_file:
         assert spec.path is not None
-        model = load_model(Path(spec.path), safe_mode=not spec.trusted)
+        limit = MAX_PARAMETERS if max_parameters is None else max_parameters
+        model = load_model(Path(spec.path), safe_mode=not spec.trusted, max_parameters=limit)
         return TrainedModel(spec.name, model, spec, path=Path(spec.path))
     if cache is None:
         set_seed(seed, deterministic)
@@ -257,73 +265,30 @@ def train(
     return cache.get_or_train(spec, dataset, seed, deterministic)
 
 
-# A .keras archive whose members declare more than this is refused before Keras opens it
-# (a zip bomb would otherwise fill memory or disk while "loading a model").
-MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
-MAX_COMPRESSION_RATIO = 1000
+def check_archive(path: Path, *, max_parameters: int | None = MAX_PARAMETERS) -> None:
+    """Refuse what is not a plausible, reasonably sized Keras 3 archive, running none of it.
 
-
-def check_archive(path: Path) -> None:
-    """Refuse what is not a plausible Keras 3 archive, without running any of it.
+    See :func:`mlchecks.model.archive.check_archive` (regular file, zip members judged one by
+    one, ``config.json`` bounded, at most ``max_parameters`` weights declared).
 
     Raises:
-        ModelError: missing file, a folder (SavedModel), an HDF5 file, not a zip, members
-            missing, or declared sizes that would exhaust memory (zip bomb).
+        ModelError: missing, a FIFO or other special file, a folder (SavedModel), an HDF5 file,
+            not a zip, members missing, a zip bomb, an oversized config or architecture.
     """
-    if not path.exists():
-        msg = f"model file {path} does not exist; give the path of a saved .keras file"
-        raise ModelError(msg)
-    if path.is_dir():
-        msg = (
-            f"model {path} is a folder (a TensorFlow SavedModel?), not a .keras file; mlchecks "
-            "judges Keras 3 archives: load it in Keras and save it with model.save('model.keras')"
-        )
-        raise ModelError(msg)
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        msg = (
-            f"model file {path} is a legacy HDF5 model; mlchecks judges Keras 3 archives: load it "
-            "with keras.saving.load_model and re-save it with model.save('model.keras')"
-        )
-        raise ModelError(msg)
-    if path.suffix != ".keras":
-        msg = (
-            f"model file {path} is not a .keras file; save the model with "
-            "model.save('model.keras') (Keras 3 format)"
-        )
-        raise ModelError(msg)
-    if not zipfile.is_zipfile(path):
-        msg = (
-            f"model file {path} is not a Keras archive (not a zip file: truncated, or another "
-            "kind of file); re-save it with model.save()"
-        )
-        raise ModelError(msg)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        msg = f"model file {path} is a damaged zip archive ({exc}); re-save it with model.save()"
-        raise ModelError(msg) from None
-    names = {info.filename for info in infos}
-    if "config.json" not in names:
-        msg = (
-            f"model file {path} is a zip archive without config.json, so not a Keras model "
-            f"(members: {sorted(names)[:5]}); re-save it with model.save()"
-        )
-        raise ModelError(msg)
-    declared = sum(info.file_size for info in infos)
-    compressed = max(1, sum(info.compress_size for info in infos))
-    if declared > MAX_UNCOMPRESSED_BYTES or (
-        declared > 256 * 1024**2 and declared / compressed > MAX_COMPRESSION_RATIO
-    ):
-        msg = (
-            f"model file {path} declares {declared / 1024**3:.1f} GiB uncompressed from "
-            f"{compressed / 1024**2:.1f} MiB (a zip bomb?); refused before loading. Limit: "
-            f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.0f} GiB and a {MAX_COMPRESSION_RATIO}x ratio"
-        )
-        raise ModelError(msg)
+    archive.check_archive(path, max_parameters=max_parameters)
 
 
-def load_model(path: Path, *, safe_mode: bool = True) -> keras.Model:
+# Keras extracts archive members into temporary folders (every member, into tempfile.mkdtemp(),
+# when an archive has more than three) and leaves them behind when the extraction fails: a
+# member with a broken CRC left 512 MB per run (issue 17, item 9). A load runs with Python's
+# temporary folder pointed at a private one that is removed whatever happens; the lock keeps two
+# threads' loads from swapping it under each other.
+_TEMP_LOCK = threading.Lock()
+
+
+def load_model(
+    path: Path, *, safe_mode: bool = True, max_parameters: int | None = MAX_PARAMETERS
+) -> keras.Model:
     """Load a ``.keras`` file; by default in Keras safe mode, so no code from the file runs.
 
     Args:
@@ -331,26 +296,36 @@ def load_model(path: Path, *, safe_mode: bool = True) -> keras.Model:
         safe_mode: refuse ``Lambda`` layers and other code-carrying deserialisation. Only a
             user who trusts the file's author turns it off (``--trust-candidate``). Defaults
             to ``True``.
+        max_parameters: refuse an architecture declaring more weights, before Keras builds
+            it (``max_parameters`` in ``[tool.mlchecks]``; ``None``: no limit). Defaults to
+            :data:`~mlchecks.model.archive.MAX_PARAMETERS`.
 
     Raises:
-        ModelError: missing, unreadable, corrupt, foreign or unsafe file.
+        ModelError: missing, unreadable, corrupt, foreign, oversized or unsafe file.
     """
-    check_archive(path)
+    check_archive(path, max_parameters=max_parameters)
     import keras
 
-    try:
-        return keras.saving.load_model(path, safe_mode=safe_mode)
-    except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
-        text = " ".join(str(exc).split())
-        if safe_mode and ("safe_mode" in text or "Lambda" in text):
-            msg = (
-                f"model file {path} carries Python code (a Lambda layer or other code-carrying "
-                "deserialisation) and candidates load in Keras safe mode, so it was refused "
-                "without running it; pass --trust-candidate only if you trust its author"
-            )
+    with _TEMP_LOCK:
+        scratch = Path(tempfile.mkdtemp(prefix="mlchecks-load-"))
+        saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
+        try:
+            return keras.saving.load_model(path, safe_mode=safe_mode)
+        except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
+            text = " ".join(str(exc).split())
+            if safe_mode and ("safe_mode" in text or "Lambda" in text):
+                msg = (
+                    f"model file {path} carries Python code (a Lambda layer or other "
+                    "code-carrying deserialisation) and candidates load in Keras safe mode, so "
+                    "it was refused without running it; pass --trust-candidate only if you "
+                    "trust its author"
+                )
+                raise ModelError(msg) from None
+            msg = f"model file {path} cannot be loaded ({type(exc).__name__}: {text[:300]})"
             raise ModelError(msg) from None
-        msg = f"model file {path} cannot be loaded ({type(exc).__name__}: {text[:300]})"
-        raise ModelError(msg) from None
+        finally:
+            tempfile.tempdir = saved
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

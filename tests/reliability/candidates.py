@@ -13,12 +13,17 @@ several candidates are each accepted against the one promoted before them.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import io
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +183,128 @@ def index_runs(page: Path) -> dict[str, str]:
 
     Rows().feed(text)
     return runs
+
+
+# ----------------------------------------------------------------------------- bombs
+# Files that are small on disk and declare (or inflate to) far more than memory holds, for
+# tests/reliability/test_bombs.py. Written by hand, member by member, so that a test controls
+# every declared size, CRC and compression method, and a stored member can be a hole in a
+# sparse file (gigabytes declared, nothing on disk).
+@dataclasses.dataclass
+class Member:
+    """One zip member: ``data`` followed by ``zeros`` zero bytes.
+
+    ``deflate`` compresses it (in 1 MiB chunks: gigabytes of zeros take seconds, not memory);
+    a stored member's zeros are a hole in the file (a sparse file: nothing on disk). ``fill``
+    replaces the zero byte (e.g. spaces, to pad JSON). ``crc`` and ``declared`` (the
+    uncompressed size) forge the headers; by default they are right.
+    """
+
+    name: str
+    data: bytes = b""
+    zeros: int = 0
+    deflate: bool = False
+    fill: bytes = b"\0"
+    crc: int | None = None
+    declared: int | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def _deflated(fill: bytes, n: int) -> bytes:
+    """``n`` x ``fill`` as raw deflate blocks, the last one final; cached: bombs of one size cost
+    one compression per test session."""
+    block, left, out = fill * (1 << 20), n, []
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    while left:
+        piece = block[: min(left, len(block))]
+        out.append(packer.compress(piece))
+        left -= len(piece)
+    return b"".join(out) + packer.flush()
+
+
+def _crc(fill: bytes, n: int, crc: int) -> int:
+    block, left = fill * (1 << 20), n
+    while left:
+        piece = block[: min(left, len(block))]
+        crc = zlib.crc32(piece, crc)
+        left -= len(piece)
+    return crc
+
+
+def write_zip(path: Path, members: list[Member]) -> Path:
+    """A zip archive of ``members`` (no zip64: every size below 4 GiB)."""
+    central = []
+    with open(path, "wb") as f:
+        for m in members:
+            offset = f.tell()
+            name = m.name.encode()
+            size = len(m.data) + m.zeros
+            f.write(b"\0" * (30 + len(name)))  # local header, written once sizes are known
+            crc = _crc(m.fill, m.zeros, zlib.crc32(m.data))
+            if m.deflate and m.zeros:
+                # the data, flushed to a byte boundary with no back-references past it, then
+                # the padding's own (cached) blocks: together one valid deflate stream
+                packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+                f.write(packer.compress(m.data) + packer.flush(zlib.Z_FULL_FLUSH))
+                f.write(_deflated(m.fill, m.zeros))
+            elif m.deflate:
+                packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+                f.write(packer.compress(m.data) + packer.flush())
+            else:
+                f.write(m.data)
+                if m.zeros and m.fill == b"\0":
+                    f.seek(m.zeros, os.SEEK_CUR)
+                elif m.zeros:
+                    f.write(m.fill * m.zeros)
+            end = f.tell()
+            crc = crc if m.crc is None else m.crc
+            method = 8 if m.deflate else 0
+            declared = size if m.declared is None else m.declared
+            fields = (20, 0, method, 0, 0x21, crc, end - offset - 30 - len(name), declared)
+            f.seek(offset)
+            f.write(struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", fields[0], 0, *fields[1:],
+                                len(name), 0) + name)  # fmt: skip
+            f.seek(end)
+            central.append((name, fields, offset))
+        start = f.tell()
+        for name, (version, flags, method, t, d, crc, csize, usize), offset in central:
+            f.write(struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, version, 0, flags, method,
+                                t, d, crc, csize, usize, len(name), 0, 0, 0, 0, 0o644 << 16,
+                                offset) + name)  # fmt: skip
+        size = f.tell() - start
+        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), size,
+                            start, 0))  # fmt: skip
+    return path
+
+
+def npy_header(dtype: str, shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header (magic included) of an array of ``dtype`` and ``shape``."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+def npy(array: np.ndarray) -> bytes:
+    """``array`` as the bytes of an ``.npy`` file."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def data_members(digits) -> list[Member]:
+    """``x_train y_train x_test y_test`` of digits as npz members (to replace one of them)."""
+    return [Member(f"{key}.npy", npy(getattr(digits, key)))
+            for key in ("x_train", "y_train", "x_test", "y_test")]  # fmt: skip
+
+
+def with_config(source: Path, target: Path, edit) -> Path:
+    """``source`` with ``config.json`` replaced by ``edit(config)`` (the rest unchanged)."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "config.json":
+                data = json.dumps(edit(json.loads(data))).encode()
+            dst.writestr(info, data)
+    return target
