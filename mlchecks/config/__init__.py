@@ -81,6 +81,8 @@ class ModelSpec:
     # Load this model with Keras safe mode off (code in the file may run). Set only by the
     # command line's --trust-candidate, never from a config file.
     trusted: bool = False
+    # the file a candidate was copied from (the gate judges a private copy, ``path``)
+    origin: str | None = None
     # This model's overrides of [tool.mlchecks.data_checks] (see mlchecks.data.expectations).
     data_checks: Mapping[str, Any] | None = None
 

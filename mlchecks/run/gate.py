@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlchecks._util.io import atomic_write
 from mlchecks.errors import ConfigError, GateExit, ModelError
-from mlchecks.result import CATEGORIES, CheckResult
+from mlchecks.result import CATEGORIES, CheckResult, status_counts
 from mlchecks.run.baseline import (
     Baseline,
     EarlierHoldout,
@@ -124,6 +124,7 @@ class GateDecision:
             "champion_before": self.champion_before,
             "champion_after": self.champion_after,
             "checks": [c.to_json() for c in self.checks],
+            "counts": status_counts(self.checks),
             "report": self.report,
             "notes": list(self.notes),
             "lineages": [lineage.to_json() for lineage in self.lineages],
@@ -197,6 +198,21 @@ def private_copy(candidate: Path, folder: Path) -> tuple[Path, str]:
     return target, digest.hexdigest()
 
 
+def _one_output(model: Any, name: str) -> None:
+    """Refuse a model with several outputs: every check judges one class-probability output.
+
+    Raises:
+        ModelError: the model has more than one output (exit 2, before any check runs).
+    """
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        msg = (
+            f"model {name} has {len(outputs)} outputs; mlchecks judges models with one output "
+            "(class probabilities or logits): save a model with a single output head"
+        )
+        raise ModelError(msg)
+
+
 class Gate:
     """One gate run over a :class:`~mlchecks.run.session.Session`.
 
@@ -259,7 +275,7 @@ class Gate:
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
-            spec = ModelSpec(name=settings.name, path=str(copy), trusted=trusted)
+            spec = ModelSpec(name=settings.name, path=str(copy), trusted=trusted, origin=str(source))
             settings = settings.replace(models=(spec,))
         gate = cls(Session(settings), promote=promote, categories=categories, workdir=workdir)
         if digest is not None:
@@ -293,7 +309,9 @@ class Gate:
             self.setup_checks = lint.run_session(session)
             self.blocked = any(c.blocking for c in self.setup_checks)
         for spec in () if self.blocked else session.settings.models:
-            session.model(spec)
+            trained = session.model(spec)
+            if spec.is_file:
+                _one_output(trained.model, spec.origin or spec.path or spec.name)
 
     def prepare(self) -> list[str]:
         """Verify each lineage's baseline and hash the bytes under judgement; returns the lines
