@@ -6,6 +6,8 @@
 - ``promote VERSION``: point the champion at an existing version (a manual override; the
   version's files are sha256-checked first).
 - ``rollback``: retire the champion; the newest earlier active version becomes champion.
+- ``path [NAME][@champion|@VERSION]``: the verified path of a version's ``.keras`` file (default:
+  the champion), for deploy scripts: ``cp "$(mlchecks registry path mnist@champion)" ...``.
 - ``verify``: check every stored file and field of the lineage against its checksum; print
   each problem found.
 
@@ -23,13 +25,14 @@ from typing import Any
 from mlchecks.errors import RegistryError
 from mlchecks.registry import Registry, open_registry, validate_name, validate_version
 
-ACTIONS = ("list", "show", "promote", "rollback", "verify")
+ACTIONS = ("list", "show", "path", "promote", "rollback", "verify")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=ACTIONS, help="what to do")
     parser.add_argument("version", nargs="?", default=None,
-                        help="version for show (default: champion) and promote")  # fmt: skip
+                        help="version for show (default: champion) and promote; "
+                        "NAME[@champion|@VERSION] for path")  # fmt: skip
     parser.add_argument("--name", default=None, help="lineage (default: the only one, or `name`)")
     parser.add_argument("--registry", default=None, help="registry folder (default: configured)")
     parser.add_argument("--config", default=None, help="config file (default: nearest one)")
@@ -67,8 +70,10 @@ def _lineage(args: argparse.Namespace, registry: Registry, default: str | None) 
 
 def run(args: argparse.Namespace) -> int:
     registry, default = _registry(args)
-    if args.action == "list" and not (args.name or default):
+    if args.action == "list" and not args.name:
         return _emit(args, _list_all(registry))
+    if args.action == "path":
+        return _path(args, registry, default)
     name = _lineage(args, registry, default)
     if args.action == "list":
         return _emit(args, _list_versions(registry, name))
@@ -94,6 +99,26 @@ def run(args: argparse.Namespace) -> int:
     data = {"name": name, "champion_before": event.get("from"), "champion_after": state.champion,
             "event": event}  # fmt: skip
     return _emit(args, data)
+
+
+def _path(args: argparse.Namespace, registry: Registry, default: str | None) -> int:
+    """Print the sha256-verified model file of ``NAME@champion`` / ``NAME@VERSION``."""
+    spec = args.version or ""
+    name_part, _, version_part = spec.partition("@")
+    args.name = name_part or args.name
+    name = _lineage(args, registry, default)
+    if version_part in ("", "champion"):
+        version = registry.state(name).champion
+        if version is None:
+            raise RegistryError(f"lineage {name!r} has no champion yet; give NAME@VERSION")
+    else:
+        version = validate_version(version_part)
+    path = registry.model_path(name, version)  # a tampered file is an error, never printed
+    if args.json:
+        print(json.dumps({"name": name, "version": version, "path": str(path)}))
+    else:
+        print(path)
+    return 0
 
 
 def _verify(args: argparse.Namespace, registry: Registry, name: str) -> int:
