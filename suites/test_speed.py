@@ -1,25 +1,30 @@
-"""Speed suite: training throughput, predict latency and throughput, peak memory of each model.
+"""Speed suite: training speed against the champion, predict latency and throughput, peak memory.
 
-Timed with pytest-benchmark in pedantic mode (a few rounds; the first epoch or call is a
-warm-up, timed on its own and reported as compile time, never mixed into the rounds). Each
-figure is also normalised by a float32 matmul calibration measured in the same run on the same
-device (``mlchecks.measure``), so a figure from one CI runner means something on another:
-
-- ``speed.training``: samples/s of ``model.fit`` over a few steps; gated on the normalised
-  figure against the champion's with ``speed_tolerance`` (default 25%); with no champion it
-  is recorded, not judged.
+- ``speed.training``: when the lineage has a champion, a **same-run A/B**: the candidate and the
+  champion (its ``.keras`` from the registry, sha256-checked, loaded in safe mode) are trained
+  in this process, on the same device and the same batches, in interleaved rounds
+  (``mlchecks.measure.measure_ab``), and judged on the median ratio of seconds per step with
+  exact sign-test bounds (``mlchecks.checks.speed.ab_check``): rejected only when the
+  candidate's step is slower than ``1 + speed_tolerance`` (default 25%) with 95% confidence;
+  undecided passes with a warning that says how many rounds would decide. Both train copies
+  loaded from their files, so the models judged elsewhere are untouched. The A/B is always
+  measured live: a stored figure never gates. With no champion the figure is recorded, not
+  judged.
 - ``speed.peak_memory``, ``speed.predict_latency`` (batch 1, p50/p95),
   ``speed.predict_throughput`` (large batch): recorded, never blocking.
 
-Budget: sized to add about 1 s per model to a cold gate on digits on a quiet 2-core machine
-(3 rounds of at most 20 steps after a warm-up epoch, 30 batch-1 calls, 3 large-batch calls; each
-check message says what its measurement cost). Figures of a model trained by mlchecks are
-memoised in its model-cache entry (per machine), so a warm run reuses them without importing
-Keras; a given ``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
+Each model's own figures (samples/s of ``fit``, normalised by a float32 matmul calibration
+measured in the same run: the fraction of the machine's matmul peak) are timed with
+pytest-benchmark in pedantic mode and kept as information: in the details, the report and the
+per-backend table (``speed-backends.json`` beside the model cache, shown in the terminal
+summary). Those of a model trained by mlchecks are memoised in its model-cache entry (per
+machine), so a warm run without a champion reuses them without importing Keras; a given
+``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
 
-The latest training figures per backend are kept beside the model cache
-(``speed-backends.json``); the terminal summary shows them as one table, so running the suites
-under each backend (tox envs ``tensorflow``, ``jax``, ``torch``) builds the comparison.
+Budget: the model's own figures add about 1 s per model on digits on a quiet 2-core machine
+(3 rounds of at most 20 steps after a warm-up epoch, 30 batch-1 calls, 3 large-batch calls);
+the A/B adds loading both copies, their warm-up (tracing) and at most 3 s of timed rounds
+(``AB_PLAN``). Each check message says what its measurement cost.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from mlchecks.result import CheckResult
 pytestmark = pytest.mark.mlchecks_speed
 
 PLAN = bench.Plan()
+AB_PLAN = bench.ABPlan()
 
 
 class _Probe:
@@ -59,7 +65,7 @@ def _where(session, spec, speed: bench.Speed) -> str:
 
 
 def _champion_figures(champion):
-    """The champion's stored ``speed.training`` check (``None``: no champion, or none stored)."""
+    """The champion's stored ``speed.training`` check: history, never the reference."""
     return None if champion is None else champion.record.check("speed.training")
 
 
@@ -134,35 +140,71 @@ def _speed(kind, request, session, spec, trained, probe):
     return speed
 
 
+def _ab(session, spec, trained, champion, speed, where):
+    """``speed.training`` of ``trained`` against ``champion``: a same-run A/B, always live."""
+    from mlchecks.model.training import load_model
+
+    thresholds = session.settings.thresholds
+    tolerance = thresholds.speed_tolerance
+    champion_name = f"{champion.version} of {champion.lineage!r}"
+    history = _champion_figures(champion)
+
+    def decided(ratios):
+        return speed_checks.paired_verdict(ratios, tolerance, alpha=thresholds.alpha,
+                                           looks=AB_PLAN.looks).decided  # fmt: skip
+
+    try:
+        # sha256-checked against the registry record; safe mode: no code from the file runs
+        champion_copy = load_model(session.registry.model_path(champion.lineage, champion.version))
+        if trained.path is not None:
+            candidate_copy = load_model(trained.path, safe_mode=not spec.trusted)
+        else:
+            candidate_copy = bench.training_copy(trained.model)
+        dataset = session.dataset
+        rounds = bench.measure_ab(candidate_copy, champion_copy, dataset.x_train,
+                                  dataset.y_train, batch_size=spec.batch_size, plan=AB_PLAN,
+                                  decided=decided)  # fmt: skip
+    except ModelError as exc:
+        return speed_checks.speed_check(
+            speed.to_json(), history, tolerance, model=spec.name, where=where,
+            reason=f"the A/B against champion {champion_name} could not run here ({exc})",
+        )  # fmt: skip
+    return speed_checks.ab_check(
+        rounds.ratios, tolerance, alpha=thresholds.alpha, looks=AB_PLAN.looks, model=spec.name,
+        where=where, champion=champion_name, measurement=rounds.to_json(), history=history,
+        current=speed.to_json(),
+    )  # fmt: skip
+
+
 def test_speed_training(
     request,
     mlchecks_session,
     mlchecks_model_spec,
-    trained_model,
-    record_check,
+    mlchecks_trained_model,
+    mlchecks_record_check,
     speed_probe,
-    champion,
+    mlchecks_champion,
 ):
-    spec = mlchecks_model_spec
-    speed = _speed("training", request, mlchecks_session, spec, trained_model, speed_probe)
+    spec, trained = mlchecks_model_spec, mlchecks_trained_model
+    speed = _speed("training", request, mlchecks_session, spec, trained, speed_probe)
     if isinstance(speed, ModelError):
-        record_check(_not_measured("speed.training", spec, speed))
+        mlchecks_record_check(_not_measured("speed.training", spec, speed))
         return
     where = _where(mlchecks_session, spec, speed)
     settings = mlchecks_session.settings
     rows = settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE
     bench.record_backend(rows, speed, model=spec.name, data=mlchecks_session.dataset.name)
-    record_check(speed_checks.memory_check(speed, model=spec.name, where=where))
-    record_check(
-        speed_checks.speed_check(
-            speed.to_json(),
-            _champion_figures(champion),
-            mlchecks_session.settings.thresholds.speed_tolerance,
-            model=spec.name,
-            where=where,
-            budget=speed_checks.budget_text(speed),
-        )
-    )
+    memory = speed_checks.memory_check(speed, model=spec.name, where=where)
+    if mlchecks_champion is None:
+        lineage = mlchecks_session.lineage(spec)
+        check = speed_checks.speed_check(
+            speed.to_json(), None, settings.thresholds.speed_tolerance, model=spec.name,
+            where=where, budget=speed_checks.budget_text(speed),
+            reason=f"no champion yet in lineage {lineage!r}",
+        )  # fmt: skip
+    else:
+        check = _ab(mlchecks_session, spec, trained, mlchecks_champion, speed, where)
+    mlchecks_record_check(memory, check)
 
 
 @pytest.mark.parametrize("kind", ["predict_latency", "predict_throughput"])
@@ -171,16 +213,16 @@ def test_speed_predict(
     kind,
     mlchecks_session,
     mlchecks_model_spec,
-    trained_model,
-    record_check,
+    mlchecks_trained_model,
+    mlchecks_record_check,
     speed_probe,
 ):
     spec = mlchecks_model_spec
-    speed = _speed(kind, request, mlchecks_session, spec, trained_model, speed_probe)
+    speed = _speed(kind, request, mlchecks_session, spec, mlchecks_trained_model, speed_probe)
     if isinstance(speed, ModelError):
-        record_check(_not_measured(f"speed.{kind}", spec, speed))
+        mlchecks_record_check(_not_measured(f"speed.{kind}", spec, speed))
         return
     where = _where(mlchecks_session, spec, speed)
-    record_check(
-        speed_checks.info_check(speed, model=spec.name, where=where, budget=speed_checks.budget_text(speed))
-    )
+    budget = speed_checks.budget_text(speed)
+    mlchecks_record_check(speed_checks.info_check(speed, model=spec.name, where=where,
+                                                  budget=budget))  # fmt: skip

@@ -1,21 +1,10 @@
-"""Speed measurement and machine calibration: throughput, latency, memory, normalised figures.
+"""FLOPs of a model's forward pass and training step, counted from its layers.
 
-A raw samples/s figure recorded on one CI runner means little on the next one. Each figure here
-is therefore measured together with a *calibration* taken in the same run on the same device:
-the float32 matrix-multiply rate (GFLOP/s) of the machine. The *normalised* figure is
-
-    model FLOPs/s ÷ calibration FLOPs/s  (the fraction of the machine's matmul peak the model uses)
-
-with the model's FLOPs counted from its layers (:func:`count_flops`). The speed gate compares the
-normalised training figure with the champion's (:func:`speed_check`), with a tolerance.
-
-Timing is done by a *runner* ``(target, rounds, setup, teardown) -> [seconds per round]``:
-:func:`time_rounds` (``time.perf_counter``) for scripts, ``benchmark.pedantic`` in the pytest
-suite (see ``suites/test_speed.py``). The first call of every measurement is a warm-up that is
-timed on its own (tracing/compilation plus one epoch or call) and never mixed into the rounds.
-The calibration product runs untimed around the rounds (``setup``/``teardown``: around each
-training round, once before and after the predict rounds), so each figure is divided by the
-machine's speed at the time it was measured.
+:func:`count_flops` counts Dense, convolution and the other layers it knows (and names those it
+cannot count); :func:`normalised` turns a samples/s figure into the fraction of the machine's
+matmul rate it uses. That figure measures how well a model uses the hardware, not what it costs
+the user to train, so it is information only; ``speed.training`` compares seconds per step in a
+same-run A/B (:mod:`mlchecks.measure.ab`).
 
 No pytest here; Keras and the backend are imported lazily, inside the functions that need them.
 """

@@ -1,13 +1,16 @@
-"""Speed measurement and machine calibration: throughput, latency, memory, normalised figures.
+"""The figures of one model: training throughput, predict latency and throughput, memory.
 
-A raw samples/s figure recorded on one CI runner means little on the next one. Each figure here
-is therefore measured together with a *calibration* taken in the same run on the same device:
-the float32 matrix-multiply rate (GFLOP/s) of the machine. The *normalised* figure is
+Each throughput is measured together with a *calibration* taken in the same run on the same
+device: the float32 matrix-multiply rate (GFLOP/s) of the machine. The *normalised* figure is
 
     model FLOPs/s ÷ calibration FLOPs/s  (the fraction of the machine's matmul peak the model uses)
 
-with the model's FLOPs counted from its layers (:func:`count_flops`). The speed gate compares the
-normalised training figure with the champion's (:func:`speed_check`), with a tolerance.
+with the model's FLOPs counted from its layers (:func:`count_flops`). It says how well a model
+uses the hardware, not what training it costs the user (a model 4x wider can train 3.5x slower
+at a higher fraction of the peak), and a figure stored at another moment says little about this
+one (the same machine ran 14.9-86.9 GFLOP/s within one run). So these figures are information
+(report, registry, per-backend table); ``speed.training`` is judged on a same-run A/B of the
+candidate's and the champion's training steps (:mod:`mlchecks.measure.ab`).
 
 Timing is done by a *runner* ``(target, rounds, setup, teardown) -> [seconds per round]``:
 :func:`time_rounds` (``time.perf_counter``) for scripts, ``benchmark.pedantic`` in the pytest
@@ -471,6 +474,13 @@ def memo_key(kind: str, dataset: Dataset, batch_size: int, plan: Plan) -> str:
     return "speed:" + ":".join(str(p) for p in parts)
 
 
+def _writer(text: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(text)
+
+    return write
+
+
 def load_memo(path: Path | None) -> Speed | None:
     """A memoised :class:`Speed`, or ``None`` when absent or unreadable."""
     if path is None or not path.is_file():
@@ -489,7 +499,7 @@ def save_memo(path: Path | None, speed: Speed) -> None:
     from mlchecks._util.io import try_write as _save
 
     text = json.dumps(speed.to_json(), indent=1)
-    _save(path, lambda p: p.write_text(text))
+    _save(path, _writer(text))
 
 
 # --- backend comparison ---------------------------------------------------------------------
@@ -527,7 +537,7 @@ def record_backend(path: Path, speed: Speed, *, model: str, data: str) -> None:
     from mlchecks._util.io import try_write as _save
 
     text = json.dumps(rows, indent=1, sort_keys=True)
-    _save(path, lambda p: p.write_text(text))
+    _save(path, _writer(text))
 
 
 def backend_table(path: Path) -> str | None:
