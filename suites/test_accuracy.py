@@ -24,6 +24,7 @@ def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation
             backend=mlchecks_session.backend,
             thresholds=mlchecks_session.settings.thresholds,
             spec=mlchecks_model_spec,
+            class_names=mlchecks_session.dataset.class_names,
         )
     )
 

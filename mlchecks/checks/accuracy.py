@@ -7,8 +7,10 @@ check everywhere: report, ``--json`` and suites.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,13 +23,90 @@ if TYPE_CHECKING:
     from mlchecks.stats.evaluation import Evaluation
 
 
+DEFAULT_BAR = "default bar"
+# The default bar, used only where no min_accuracy is configured (see default_bar for why).
+DEFAULT_CHANCE_MULTIPLE = 3.0
+DEFAULT_GAP_SHARE = 0.5
+HOW_TO_SET = (
+    "set the bar with --min-accuracy FRACTION or min_accuracy in [tool.mlchecks.thresholds] "
+    "(or the model's own min_accuracy)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DefaultBar:
+    """What :func:`default_bar` demands of a model on one test split (JSON via ``to_json``)."""
+
+    floor: float
+    chance: float
+    rule: str
+    majority_rate: float
+    num_classes: int
+    min_support: int
+    never_recognised: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "floor": self.floor, "chance": self.chance, "rule": self.rule,
+            "majority_rate": self.majority_rate, "num_classes": self.num_classes,
+            "multiple": DEFAULT_CHANCE_MULTIPLE, "gap_share": DEFAULT_GAP_SHARE,
+            "min_support": self.min_support, "never_recognised": list(self.never_recognised),
+        }  # fmt: skip
+
+
+def default_bar(evaluation: Evaluation, confidence: float) -> DefaultBar:
+    """The bar a model must clear when no ``min_accuracy`` is configured anywhere.
+
+    Two demands, both judged on the test split:
+
+    1. The Wilson lower bound of accuracy is above ``min(3 x chance, chance + (1 - chance) / 2)``
+       where *chance* is the better of the majority-class rate and ``1 / num_classes`` (what
+       a constant or a uniformly random guess scores). With many classes the floor is three
+       times chance (0.30 on 10 balanced classes, 0.03 on 100): a model that only edges past
+       chance has learnt next to nothing, while any model that learnt the task clears it by a
+       wide margin (the reference MLP scores ~0.97 on digits and MNIST; a logistic
+       regression ~0.9 on MNIST and ~0.4 on CIFAR-10). With few classes three times chance
+       is unreachable (1.5 for 2 classes), so the floor is capped halfway from chance to
+       perfect: the model makes at most half the errors of the constant guess (0.75 for two
+       balanced classes, 0.625 for four). Issue 12: "lower bound above the majority-class
+       rate" accepted a 13.6% model on 10-class MNIST (0.121 > 0.116) as the first champion.
+    2. Every class the model never gets right is one with too few test samples to tell: a
+       class with 0 of ``n`` right fails when its Wilson upper bound ``z^2 / (n + z^2)`` is
+       below the recall of a uniform guess ``1 / num_classes``, i.e. when
+       ``n > z^2 (num_classes - 1)`` (35 samples for 10 classes at 95%, 4 for 2 classes).
+       Such a model ignores a class outright (the 13.6% model had recall 0.000 on class 3),
+       which no accuracy figure should hide.
+
+    A configured ``min_accuracy`` (command line, ``[tool.mlchecks.thresholds]``, the model's
+    own per-backend value) replaces both demands.
+    """
+    k = max(int(evaluation.num_classes), 1)
+    chance = max(evaluation.majority_rate, 1.0 / k)
+    multiple = DEFAULT_CHANCE_MULTIPLE * chance
+    halfway = chance + DEFAULT_GAP_SHARE * (1.0 - chance)
+    floor, rule = (
+        (multiple, f"{DEFAULT_CHANCE_MULTIPLE:g}x chance")
+        if multiple <= halfway
+        else (halfway, "halfway from chance to 1")
+    )
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    min_support = math.floor(z * z * (k - 1)) + 1 if k > 1 else 1
+    hits = evaluation.confusion.diagonal()
+    support = evaluation.class_support
+    never = tuple(c for c in range(evaluation.num_classes)
+                  if support[c] >= min_support and hits[c] == 0)  # fmt: skip
+    return DefaultBar(floor=float(floor), chance=float(chance), rule=rule,
+                      majority_rate=float(evaluation.majority_rate), num_classes=k,
+                      min_support=min_support, never_recognised=never)  # fmt: skip
+
+
 def accuracy_floor(
     evaluation: Evaluation, spec: ModelSpec | None, thresholds: Thresholds, backend: str
 ) -> tuple[float, str]:
     """The accuracy threshold that applies and where it came from.
 
     Precedence: command line / ``[tool.mlchecks.thresholds]`` ``min_accuracy``, then the model's
-    own per-backend ``min_accuracy``, then the default rule (beat the majority-class rate).
+    own per-backend ``min_accuracy``, then the :func:`default_bar` (source ``"default bar"``).
     """
     if thresholds.min_accuracy is not None:
         return thresholds.min_accuracy, "min_accuracy"
@@ -35,7 +114,7 @@ def accuracy_floor(
         own = spec.min_accuracy_for(backend)
         if own is not None:
             return own, f"min_accuracy of model {spec.name} on {backend}"
-    return evaluation.majority_rate, "majority-class rate"
+    return default_bar(evaluation, thresholds.confidence).floor, DEFAULT_BAR
 
 
 def accuracy_min(
@@ -46,38 +125,76 @@ def accuracy_min(
     backend: str,
     thresholds: Thresholds,
     spec: ModelSpec | None = None,
+    class_names: tuple[str, ...] | None = None,
 ) -> CheckResult:
     """``accuracy.min``: the Wilson lower confidence bound of accuracy clears the threshold.
 
     Judging the lower bound rather than the point estimate means a lucky run on a small test set
     cannot pass and an honest one is not failed by noise; a test set too small to show the
-    threshold fails with the number of samples that would be needed.
+    threshold fails with the number of samples that would be needed. Without a configured
+    ``min_accuracy`` the :func:`default_bar` applies, and the message and ``details`` (
+    ``default_bar``, and ``warning`` when it passes) say so and how to set a bar.
     """
     conf = thresholds.confidence
     threshold, source = accuracy_floor(evaluation, spec, thresholds, backend)
+    bar = default_bar(evaluation, conf) if source == DEFAULT_BAR else None
     k, n = evaluation.n_correct, evaluation.n
     lo, hi = stats.wilson_interval(k, n, conf)
     acc = evaluation.accuracy
-    passed = lo > threshold if source == "majority-class rate" else lo >= threshold
+    shown = f" ({source})"
+    if bar is not None:
+        chance = "majority-class rate" if bar.majority_rate >= 1 / bar.num_classes else (
+            f"1/{bar.num_classes} classes"
+        )
+        rule = (f"halfway from chance {bar.chance:.4f} ({chance}) to 1"
+                if bar.rule.startswith("halfway")
+                else f"{bar.rule} {bar.chance:.4f} ({chance})")  # fmt: skip
+        shown = f", the DEFAULT BAR of {rule} as no min_accuracy is configured,"
+        passed = lo > threshold and not bar.never_recognised
+    else:
+        passed = lo >= threshold
     where = f"{model} on {data} [{backend}]"
     pct = f"{conf:.0%}"
-    if passed:
+    if lo > threshold or (bar is None and lo >= threshold):
+        relation = ">" if bar is not None else ">="
         message = (
-            f"accuracy of {where}: {acc:.4f} ({k}/{n}), {pct} lower bound {lo:.4f} >= "
-            f"{threshold:.4f} ({source})"
+            f"accuracy of {where}: {acc:.4f} ({k}/{n}), {pct} lower bound {lo:.4f} {relation} "
+            f"{threshold:.4f}{shown.rstrip(',')}"
         )
     elif acc > threshold:
         need = stats.samples_needed(acc, threshold, conf)
         message = (
-            f"accuracy of {where}: {acc:.4f} ({k}/{n}) is above {threshold:.4f} ({source}) but its "
+            f"accuracy of {where}: {acc:.4f} ({k}/{n}) is above {threshold:.4f}{shown} but its "
             f"{pct} lower bound {lo:.4f} is not: {n} test samples cannot show it; about {need} "
             f"samples at this accuracy would"
         )
     else:
         message = (
             f"accuracy of {where}: {acc:.4f} ({k}/{n}), {pct} interval [{lo:.4f}, {hi:.4f}], "
-            f"is below {threshold:.4f} ({source})"
+            f"is below {threshold:.4f}{shown.rstrip(',')}"
         )
+    details: dict[str, Any] = {
+        "lower": lo, "upper": hi, "n": n, "correct": k, "confidence": conf, "source": source,
+        "backend": backend, "data": data,
+    }  # fmt: skip
+    if bar is not None:
+        if bar.never_recognised:
+            support = evaluation.class_support
+            listed = ", ".join(
+                f"class {_class_label(c, class_names)} (recall 0/{int(support[c])})"
+                for c in bar.never_recognised
+            )
+            message += (
+                f"; never right on {listed}: the default bar needs every class with >= "
+                f"{bar.min_support} test samples recognised"
+            )
+        message += f"; {HOW_TO_SET}"
+        details["default_bar"] = bar.to_json()
+        if passed:
+            details["warning"] = (
+                f"judged on the DEFAULT BAR ({rule}, floor {threshold:.4f}): no min_accuracy "
+                f"is configured for {model}; {HOW_TO_SET}"
+            )
     return CheckResult(
         id="accuracy.min",
         category="accuracy",
@@ -86,9 +203,8 @@ def accuracy_min(
         threshold=threshold,
         message=message,
         model=model,
-        details={"lower": lo, "upper": hi, "n": n, "correct": k, "confidence": conf,
-                 "source": source, "backend": backend, "data": data},
-    )  # fmt: skip
+        details=details,
+    )
 
 
 def _class_label(index: int, names: tuple[str, ...] | None) -> str:
