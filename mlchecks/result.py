@@ -517,13 +517,16 @@ class SpeedDetails(Details):
     matmul rate), and for ``speed.training`` the champion's figures it was compared with.
 
     ``champion_figures`` (JSON key ``champion``) is what the champion stored: its figures, or
-    its whole ``speed.training`` check (figures under ``details``). Figures of a measurement
-    this class does not name (rounds, calibration, device, ...) are in ``extra``.
+    its whole ``speed.training`` check (figures under ``details``), or for a same-run A/B what
+    was measured of it and what it stored. ``unit`` is the unit of the check's value when it is
+    not the id's usual one (an A/B ratio). Figures of a measurement this class does not name
+    (rounds, ratios, calibration, device, ...) are in ``extra``.
     """
 
     ALWAYS = frozenset({"samples_per_s"})
     KEYS: ClassVar[Mapping[str, str]] = {"champion_figures": "champion"}
 
+    unit: str | None = None
     normalised: float | None = None
     samples_per_s: float | None = None
     tolerance: float | None = None
@@ -728,8 +731,9 @@ class CheckResult:
         severity: ``error`` (blocks when failed), ``warning`` or ``info``.
         details: typed extra data for reports (a :class:`Details` subclass). A plain mapping
             (old JSON, a user's check) is converted with :func:`details_from_json`.
-        status: ``passed``, ``failed``, ``warning`` or ``not_judged``. Defaults to what
-            ``passed`` and ``severity`` say; only ``not_judged`` needs saying.
+        status: ``passed``, ``failed``, ``warning`` or ``not_judged``. Only ``not_judged`` is
+            given (see :meth:`not_judged`); the other three always follow from ``passed`` and
+            ``severity``.
     """
 
     id: str
@@ -759,24 +763,21 @@ class CheckResult:
                 raise TypeError(msg)
             typed = details_from_json(self.id, self.category, self.details)
             object.__setattr__(self, "details", typed)
-        derived = "passed" if self.passed else ("failed" if self.severity == "error" else "warning")
-        if not self.status:
-            object.__setattr__(self, "status", derived)
-        elif self.status not in STATUSES:
+        if self.status and self.status not in STATUSES:
             msg = f"check {self.id!r} has status {self.status!r}; expected one of {STATUSES}"
             raise ValueError(msg)
-        elif self.status == "not_judged" and not self.passed:
-            msg = (
-                f"check {self.id!r} is not judged but has passed=False; a not-judged check never "
-                "blocks: give passed=True (or judge it and leave status out)"
-            )
-            raise ValueError(msg)
-        elif self.status != "not_judged" and self.status != derived:
-            msg = (
-                f"check {self.id!r} has status {self.status!r} but passed={self.passed} and "
-                f"severity {self.severity!r} make it {derived!r}; leave status out or fix them"
-            )
-            raise ValueError(msg)
+        if self.status == "not_judged":
+            if not self.passed:
+                msg = (
+                    f"check {self.id!r} is not judged but has passed=False; a not-judged check "
+                    "never blocks: give passed=True (or judge it and leave status out)"
+                )
+                raise ValueError(msg)
+            return
+        # passed, failed and warning follow from passed and severity: derived every time, so
+        # dataclasses.replace(result, passed=False) gives a failed result.
+        derived = "passed" if self.passed else ("failed" if self.severity == "error" else "warning")
+        object.__setattr__(self, "status", derived)
 
     @classmethod
     def not_judged(
@@ -803,6 +804,16 @@ class CheckResult:
     @property
     def judged(self) -> bool:
         return self.status != "not_judged"
+
+    @property
+    def label(self) -> str:
+        """How a summary line shows the status: ``PASS``, ``FAIL``, ``WARNING`` or ``INFO`` (a
+        failed check of that severity), ``NOT JUDGED``."""
+        if self.status == "not_judged":
+            return "NOT JUDGED"
+        if self.status == "passed":
+            return "PASS"
+        return "FAIL" if self.status == "failed" else self.severity.upper()
 
     def to_json(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:

@@ -367,7 +367,7 @@ def test_a_killed_index_write_never_leaves_a_broken_page(tmp_path):
 
 
 def test_gate_puts_the_report_path_into_the_decision(tmp_path, monkeypatch, digits):
-    from mlchecks import cli
+    from mlchecks.cli import gate as cli
     from mlchecks.run.session import Session
 
     monkeypatch.chdir(tmp_path)
@@ -422,11 +422,11 @@ QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 CHECKS_TEST = """
 from mlchecks.result import CheckResult
 
-def test_passes(record_check):
-    record_check(CheckResult("accuracy.demo", "accuracy", True, 0.97, 0.9, "demo ok", model="m"))
+def test_passes(mlchecks_record_check):
+    mlchecks_record_check(CheckResult("accuracy.demo", "accuracy", True, 0.97, 0.9, "demo ok", model="m"))
 
-def test_fails(record_check):
-    record_check(CheckResult("accuracy.floor", "accuracy", False, 0.5, 0.9, "too low", model="m"))
+def test_fails(mlchecks_record_check):
+    mlchecks_record_check(CheckResult("accuracy.floor", "accuracy", False, 0.5, 0.9, "too low", model="m"))
 
 def test_plain():
     assert True
@@ -445,10 +445,11 @@ def test_junit_properties_and_a_session_report(pytester):
     }
     assert props["test_passes"] == {
         "accuracy.demo.value": "0.97", "accuracy.demo.threshold": "0.9",
-        "accuracy.demo.passed": "True",
+        "accuracy.demo.passed": "True", "accuracy.demo.status": "passed",
     }  # fmt: skip
     assert props["test_fails"]["accuracy.floor.value"] == "0.5"
     assert props["test_fails"]["accuracy.floor.passed"] == "False"
+    assert props["test_fails"]["accuracy.floor.status"] == "failed"
     assert props["test_plain"] == {}
     # The session's report, written by the controller into reports/ (the default).
     (page,) = (pytester.path / "reports").glob("*/index.html")

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlchecks import stats
-from mlchecks.result import CheckResult
+from mlchecks.result import (
+    AccuracyDetails,
+    CalibrationDetails,
+    CheckResult,
+    PerClassDetails,
+    SeedsDetails,
+)
 
 if TYPE_CHECKING:
     from mlchecks.config import ModelSpec, Thresholds
@@ -203,7 +209,7 @@ def accuracy_min(
         threshold=threshold,
         message=message,
         model=model,
-        details=details,
+        details=AccuracyDetails.from_json(details, strict=True),
     )
 
 
@@ -262,7 +268,8 @@ def accuracy_class_recall(
     if not present:
         return CheckResult("accuracy.class_recall", "accuracy", False, None,
                            thresholds.min_class_recall, f"{model} on {data}: no test samples",
-                           model=model, details=details)  # fmt: skip
+                           model=model, details=PerClassDetails.from_json(details, strict=True),
+                           )  # fmt: skip
     weakest = min(present, key=lambda c: (recall[c], c))
     worst = float(recall[weakest])
     label = _class_label(weakest, class_names)
@@ -278,7 +285,7 @@ def accuracy_class_recall(
             "accuracy.class_recall", "accuracy", True, worst, None,
             f"weakest class of {model} on {data} is class {label}: recall {figure} (no "
             "min_class_recall configured)",
-            model=model, severity="info", details=details,
+            model=model, severity="info", details=PerClassDetails.from_json(details, strict=True),
         )  # fmt: skip
     below = [c for c in present if recall[c] < threshold]
     details["below"] = below
@@ -294,7 +301,8 @@ def accuracy_class_recall(
             f"{threshold:.4f}; {len(below)} class(es) below: {others}"
         )
     return CheckResult("accuracy.class_recall", "accuracy", not below, worst, threshold, message,
-                       model=model, details=details)  # fmt: skip
+                       model=model, details=PerClassDetails.from_json(details, strict=True),
+                       )  # fmt: skip
 
 
 def accuracy_ece(
@@ -303,15 +311,17 @@ def accuracy_ece(
     """``accuracy.ece``: expected calibration error at most ``max_ece`` (info when unset)."""
     ece = evaluation.ece(bins)
     threshold = thresholds.max_ece
-    details = {"bins": bins}
+    details = CalibrationDetails(bins=bins)
     if math.isnan(ece):
         message = (
             f"calibration error of {model} on {data} is undefined: its outputs are not "
             "probabilities (rows must be >= 0 and sum to 1; add a softmax output)"
         )
-        return CheckResult("accuracy.ece", "accuracy", threshold is None, None, threshold,
-                           message, model=model, severity="error" if threshold is not None
-                           else "info", details=details)  # fmt: skip
+        if threshold is None:
+            return CheckResult.not_judged("accuracy.ece", "accuracy", f"not judged: {message}",
+                                          model=model, details=details)  # fmt: skip
+        return CheckResult("accuracy.ece", "accuracy", False, None, threshold, message,
+                           model=model, details=details)  # fmt: skip
     if threshold is None:
         message = f"expected calibration error of {model} on {data}: {ece:.4f} ({bins} bins)"
         return CheckResult("accuracy.ece", "accuracy", True, ece, None, message, model=model,
@@ -338,9 +348,11 @@ def accuracy_loss(
             f"cross-entropy of {model} on {data} is undefined: its outputs are not probabilities "
             "over every class (add a softmax output with one unit per class)"
         )
-        return CheckResult("accuracy.loss", "accuracy", threshold is None, None, threshold,
-                           message, model=model,
-                           severity="error" if threshold is not None else "info")  # fmt: skip
+        if threshold is None:
+            return CheckResult.not_judged("accuracy.loss", "accuracy", f"not judged: {message}",
+                                          model=model)  # fmt: skip
+        return CheckResult("accuracy.loss", "accuracy", False, None, threshold, message,
+                           model=model)  # fmt: skip
     if threshold is None:
         message = f"test cross-entropy of {model} on {data}: {loss:.4f}"
         return CheckResult("accuracy.loss", "accuracy", True, loss, None, message, model=model,
@@ -377,24 +389,26 @@ def accuracy_seeds(
     worst_seed, worst_eval = evaluations[worst_index]
     worst = accuracy_min(worst_eval, model=model, data=data, backend=backend,
                          thresholds=thresholds, spec=spec)  # fmt: skip
-    lo = worst.details["lower"]
+    judged = worst.details
+    assert isinstance(judged, AccuracyDetails) and judged.lower is not None  # accuracy_min's
+    lo = judged.lower
     spread = f"{mean:.4f} ± {std:.4f} (mean ± std of {len(accs)} seeds)"
     relation = ">=" if worst.passed else "<"
     message = (
         f"accuracy of {model} on {data} [{backend}]: {spread}; worst seed {worst_seed}: "
         f"{worst_eval.accuracy:.4f}, {thresholds.confidence:.0%} lower bound {lo:.4f} {relation} "
-        f"{worst.threshold:.4f} ({worst.details['source']})"
+        f"{worst.threshold:.4f} ({judged.source})"
     )
-    details = {
-        "seeds": [s for s, _ in evaluations],
-        "accuracies": accs.tolist(),
-        "mean": mean,
-        "std": std,
-        "worst_seed": worst_seed,
-        "worst_lower": lo,
-        "n": worst_eval.n,
-        "confidence": thresholds.confidence,
-        "source": worst.details["source"],
-    }
+    details = SeedsDetails(
+        seeds=[s for s, _ in evaluations],
+        accuracies=accs.tolist(),
+        mean=mean,
+        std=std,
+        worst_seed=worst_seed,
+        worst_lower=lo,
+        n=worst_eval.n,
+        confidence=thresholds.confidence,
+        source=judged.source,
+    )
     return CheckResult("accuracy.seeds", "accuracy", worst.passed, float(accs.min()),
                        worst.threshold, message, model=model, details=details)  # fmt: skip

@@ -97,14 +97,16 @@ def _print_decision(decision: GateDecision, elapsed: float, out: object = None) 
         if not check.passed:
             label = "FAIL" if check.severity == "error" else check.severity.upper()
             print(f"  {label:5} {check.id}: {check.message}", file=out)  # type: ignore[arg-type]
-        elif isinstance(check.details, dict) and check.details.get("warning"):
-            print(f"  WARN  {check.id}: {check.details['warning']}", file=out)  # type: ignore[arg-type]
+        elif check.details.warning:
+            print(f"  WARN  {check.id}: {check.details.warning}", file=out)  # type: ignore[arg-type]
     for lineage in decision.lineages:
         print(f"  {lineage.note}", file=out)  # type: ignore[arg-type]
     verdict = "ACCEPTED" if decision.accepted else "REJECTED"
+    not_judged = sum(1 for c in decision.checks if c.status == "not_judged")
+    more = f", {not_judged} not judged" if not_judged else ""
     print(
-        f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed; "
-        f"{elapsed:.1f}s)",
+        f"mlchecks gate: {verdict} ({len(decision.checks)} checks, {len(decision.failed)} failed"
+        f"{more}; {elapsed:.1f}s)",
         file=out,  # type: ignore[arg-type]
     )
 

@@ -693,7 +693,7 @@ class _Sections:
                 continue
             d = c.details if isinstance(c.details, SpeedDetails) else SpeedDetails()
             yield SpeedRow(
-                c.id, c.model, _status(c), _num(c.value), SPEED_UNITS.get(c.id, ""),
+                c.id, c.model, _status(c), _num(c.value), d.unit or SPEED_UNITS.get(c.id, ""),
                 _num(d.samples_per_s), d.champion_figure("samples_per_s"),
                 _num(d.normalised), d.champion_figure("normalised"),
                 _num(c.threshold), c.message,

@@ -102,16 +102,12 @@ def checks(digits, predictions, keras_model):
                               x_train=np.clip(digits.x_train + 0.3, 0, 1))  # fmt: skip
     report = ex.run(digits.replace(x_test=x), reference=pf.profile(brighter))
     out += list(report)
-    # Speed: a same-run A/B decision from its paired ratios, with the champion's stored figures.
+    # Speed: this run's training figures, the champion's stored speed.training check beside them.
     stored = {"id": "speed.training", "value": 0.011,
               "details": {"normalised": 0.011, "samples_per_s": 2400.0}}  # fmt: skip
-    out.append(speed_checks.ab_check(
-        [1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01], model=MODEL,
-        champion="0001", history=stored,
-        measurement={"steps": 5, "batch_size": 32, "candidate_samples_per_s": 2500.0,
-                     "champion_samples_per_s": 2480.0},
-        current={"normalised": 0.012, "samples_per_s": 2500.0},
-    ))  # fmt: skip
+    figures = {"normalised": 0.012, "samples_per_s": 2500.0, "device": {"kind": "CPU"},
+               "calibration": {"gflops": 50.0}}  # fmt: skip
+    out.append(speed_checks.speed_check(figures, stored, 0.25, model=MODEL))
     # Behaviour and setup of a small untrained model: outputs are probabilities; none of them
     # is confident, so noise robustness cannot be judged; uncompiled, the loss rules neither.
     out += [
@@ -174,7 +170,7 @@ def test_sections_show_values_from_the_typed_details(data, predictions, digits):
     assert {(f.true, f.candidate) for f in flips.flips} == {("3", "5")}
     assert all(f.image for f in flips.flips)  # this run's test split: images shown
     (speed,) = data.speed
-    assert (speed.samples_per_s, speed.champion_samples_per_s) == (2500.0, 2480.0)
+    assert (speed.samples_per_s, speed.champion_samples_per_s) == (2500.0, 2400.0)
     assert (speed.fraction_of_peak, speed.champion_fraction_of_peak) == (0.012, 0.011)
     rows = {r.id: r for r in data.data}
     assert (rows["data.finite"].split, rows["data.finite"].unexpected_count) == ("test", 1)
@@ -252,3 +248,22 @@ def test_old_records_with_plain_dicts_and_wrong_types_still_render(checks):
     page = report_data.build(rebuilt, name="old")
     assert not page.flips and any("regression.flip_rate [mlp]" in n for n in page.skipped)
     assert "negative" in render_html(page)
+
+
+def test_a_same_run_ab_speed_check_shows_its_ratio_and_both_rates():
+    """speed.training from interleaved rounds: its value is a ratio, not a fraction of peak."""
+    stored = {"id": "speed.training", "value": 0.011,
+              "details": {"normalised": 0.011, "samples_per_s": 2400.0}}  # fmt: skip
+    check = speed_checks.ab_check(
+        [1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01], model=MODEL,
+        champion="0001", history=stored,
+        measurement={"steps": 5, "batch_size": 32, "candidate_samples_per_s": 2500.0,
+                     "champion_samples_per_s": 2480.0},
+        current={"normalised": 0.012, "samples_per_s": 2500.0},
+    )  # fmt: skip
+    (row,) = report_data.build([check]).speed
+    assert row.unit == "x champion's s/step" and row.value == pytest.approx(1.0)
+    assert (row.samples_per_s, row.champion_samples_per_s) == (2500.0, 2480.0)
+    assert (row.fraction_of_peak, row.champion_fraction_of_peak) == (0.012, 0.011)
+    speed = section(render_html(report_data.build([check])), "speed")
+    assert '<td class="num">1 x champion&#39;s s/step</td>' in speed and DASH not in speed
