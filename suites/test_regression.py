@@ -5,7 +5,7 @@ One test per check id: ``regression.accuracy``, ``regression.per_class``,
 on the champion's holdout, and with the best earlier version on every earlier version's holdout.
 A drop rejects only when it is significant (one-sided exact McNemar, Holm across classes and
 holdouts) and larger than the margin; ``--mlchecks-regression-mode strict`` demands
-non-inferiority instead. With no champion yet each check is recorded as info and passes.
+non-inferiority instead. With no champion yet each check is recorded as not judged (a skip).
 """
 
 from __future__ import annotations
