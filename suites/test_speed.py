@@ -82,6 +82,15 @@ def _not_measured(check_id, spec, exc):
     )
 
 
+#: ``--benchmark-disable``: the speed checks are recorded as not judged (visible in every report
+#: and in the decision), not skipped, so the run still covers every category of the gate.
+DISABLED = "pytest-benchmark is disabled (--benchmark-disable): speed not measured, not judged"
+
+
+def _disabled(check_id, spec):
+    return CheckResult.not_judged(check_id, "speed", f"{spec.name}: {DISABLED}", model=spec.name)
+
+
 def _pedantic(benchmark):
     def run(target, rounds, setup=None, teardown=None):
         benchmark.pedantic(
@@ -95,8 +104,9 @@ def _pedantic(benchmark):
 def _speed(kind, request, session, spec, trained, probe):
     """Measure ``kind`` for ``trained`` (or reuse its memoised figures from the model cache).
 
-    Returns the :class:`~mlchecks.measure.Speed`, or the ``ModelError`` that made it impossible
-    (a model that cannot train on this data is the setup checks' business, not a speed failure).
+    Returns the :class:`~mlchecks.measure.Speed`, :data:`DISABLED`, or the ``ModelError`` that
+    made it impossible (a model that cannot train on this data is the setup checks' business, not
+    a speed failure).
     """
     dataset = session.dataset
     batch = spec.batch_size
@@ -106,7 +116,7 @@ def _speed(kind, request, session, spec, trained, probe):
         return speed
     benchmark = request.getfixturevalue("benchmark")
     if benchmark.disabled:
-        pytest.skip("pytest-benchmark is disabled (--benchmark-disable): speed not measured")
+        return DISABLED
     benchmark.group = f"mlchecks-{kind}"
     runner = _pedantic(benchmark)
     model = trained.model
@@ -187,6 +197,9 @@ def test_speed_training(
 ):
     spec, trained = mlchecks_model_spec, mlchecks_trained_model
     speed = _speed("training", request, mlchecks_session, spec, trained, speed_probe)
+    if speed is DISABLED:
+        mlchecks_record_check(_disabled("speed.training", spec))
+        return
     if isinstance(speed, ModelError):
         mlchecks_record_check(_not_measured("speed.training", spec, speed))
         return
@@ -219,6 +232,9 @@ def test_speed_predict(
 ):
     spec = mlchecks_model_spec
     speed = _speed(kind, request, mlchecks_session, spec, mlchecks_trained_model, speed_probe)
+    if speed is DISABLED:
+        mlchecks_record_check(_disabled(f"speed.{kind}", spec))
+        return
     if isinstance(speed, ModelError):
         mlchecks_record_check(_not_measured(f"speed.{kind}", spec, speed))
         return

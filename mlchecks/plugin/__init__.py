@@ -6,7 +6,6 @@ every pytest run on a machine where mlchecks is installed (``pytest --help`` inc
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _speed_off_under_xdist(config: pytest.Config) -> None:
     """Turn the speed suite off under pytest-xdist; the controller warns once for the run."""
-    worker = hasattr(config, "workerinput") or bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    # Only this process's own xdist role counts: a pytest run started inside an xdist worker
+    # (pytester, or a gate in a subprocess) inherits PYTEST_XDIST_WORKER but is no worker.
+    worker = hasattr(config, "workerinput")
     controller = config.getoption("dist", "no") not in ("no", None)
     if not (worker or controller):
         return
