@@ -171,6 +171,7 @@ def test_ab_rounds_are_interleaved_paired_and_leave_the_originals_alone(trained_
     assert looks == [2, 4] and rounds.looked_at == (2, 4) and rounds.stopped == "last look"
     assert rounds.rounds == 4 and rounds.candidate_first == (True, False, True, False)
     assert all(r > 0 for r in rounds.ratios) and 2 <= rounds.steps <= 64
+    assert len(rounds.round_steps) == 4 and all(1 <= k <= 64 for k in rounds.round_steps)
     assert all(
         total >= step
         for total, step in zip(rounds.candidate_total_s, rounds.candidate_s, strict=True)

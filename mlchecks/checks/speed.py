@@ -274,6 +274,9 @@ def ab_check(
     m = dict(measurement or {})
     name = f"champion {champion}" if champion else "the champion"
     steps, batch = m.get("steps"), m.get("batch_size")
+    sizes = [s for s in m.get("round_steps") or () if isinstance(s, int)]
+    if sizes and min(sizes) != max(sizes):
+        steps = f"{min(sizes)}-{max(sizes)}"
     how = f"median of {v.n} interleaved rounds"
     if steps and batch:
         how += f" of {steps} steps of batch {batch}"

@@ -56,7 +56,7 @@ THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("max-class-recall-drop", _points, "regression margin on class recall, in pp (default 3)"),
     ("max-flip-rate", _fraction, "maximum negative flip rate against the champion"),
     ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
-    ("speed-tolerance", _positive, "allowed slowdown of normalised throughput (default 0.25)"),
+    ("speed-tolerance", _positive, "allowed training slowdown against the champion, same-run A/B (default 0.25)"),
     ("noise-scale", _fraction, "behaviour.noise amplitude as a fraction of the data range (0.05)"),
     ("max-noise-flip-rate", _fraction, "confident predictions noise may flip (default 0.02)"),
 ]

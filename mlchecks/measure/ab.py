@@ -79,7 +79,9 @@ class ABPlan:
         looks: planned looks (after 8, 16, 32, 64 rounds by default); the decision tests each
             at ``alpha / looks``.
         round_s: target seconds of one round (both models' steps together); sets the steps
-            per round from the warm-up steps.
+            of the first round from the fastest warm-up steps, of each later one from the
+            median seconds per step of the rounds so far (a loaded machine gets shorter rounds,
+            so more of them fit the budget).
         min_steps: steps of each model per round, at least (a median of fewer says little),
             unless the first look would not fit the budget then.
         max_steps: steps of each model per round, at most.
@@ -124,7 +126,8 @@ class ABRounds:
     """Per-round seconds of both models of one A/B (warm-up excluded).
 
     ``candidate_s[i]`` and ``champion_s[i]`` are the median seconds per step of each model in
-    round ``i`` (``steps`` steps each, on the same batches); ``*_total_s`` the summed seconds.
+    round ``i`` (``round_steps[i]`` steps each, on the same batches); ``*_total_s`` the summed
+    seconds.
     """
 
     candidate_s: tuple[float, ...]
@@ -132,7 +135,7 @@ class ABRounds:
     candidate_total_s: tuple[float, ...]
     champion_total_s: tuple[float, ...]
     candidate_first: tuple[bool, ...]
-    steps: int
+    round_steps: tuple[int, ...]
     batch_size: int
     looked_at: tuple[int, ...]
     planned_looks: int
@@ -155,6 +158,11 @@ class ABRounds:
     def rounds(self) -> int:
         return len(self.candidate_s)
 
+    @property
+    def steps(self) -> int:
+        """Steps of each model in a typical round (the median over rounds; 0: no round)."""
+        return int(statistics.median(self.round_steps)) if self.round_steps else 0
+
     def step_s(self, side: str) -> float:
         """Seconds per step of ``side`` (``candidate`` or ``champion``): median over rounds."""
         seconds = self.candidate_s if side == "candidate" else self.champion_s
@@ -171,10 +179,12 @@ class ABRounds:
             "candidate_total_s",
             "champion_total_s",
             "candidate_first",
+            "round_steps",
             "looked_at",
         ):
             out[key] = list(out[key])
         out["rounds"] = self.rounds
+        out["steps"] = self.steps
         for side in SIDES:
             out[f"{side}_step_s"] = self.step_s(side)
             out[f"{side}_samples_per_s"] = self.samples_per_s(side)
@@ -323,25 +333,31 @@ def measure_ab(
     for j in range(plan.warmup_steps):
         for side in SIDES if j % 2 == 0 else SIDES[::-1]:
             warm[side].append(step(side, j + 1))
-    # Steps per round from the fastest warm-up step of each (the least disturbed by load):
-    # about round_s per round, at least min_steps while the first look still fits the budget.
     pair_s = sum(min(warm[side]) for side in SIDES) if plan.warmup_steps else 0.0
-    if pair_s > 0:
-        fits = int(plan.budget_s / (plan.first_look * pair_s))
-        steps = min(plan.max_steps, fits, max(plan.min_steps, round(plan.round_s / pair_s)))
-    else:
-        steps = plan.min_steps
-    steps = max(1, steps)
+    schedule = plan.schedule()
+
+    def steps_for(n: int, timed: float, pair: float) -> int:
+        """About round_s per round at ``pair`` seconds per pair of steps; at least min_steps,
+        unless the rounds left to the first look would not fit the budget then."""
+        if pair <= 0:
+            return plan.min_steps
+        steps = min(plan.max_steps, max(plan.min_steps, round(plan.round_s / pair)))
+        if n < plan.first_look:
+            steps = min(steps, int((plan.budget_s - timed) / ((plan.first_look - n) * pair)))
+        return max(1, steps)
 
     cand: list[float] = []
     champ: list[float] = []
     totals: dict[str, list[float]] = {side: [] for side in SIDES}
+    round_steps: list[int] = []
     first: list[bool] = []
     looked: list[int] = []
-    schedule = plan.schedule()
     stopped = "last look"
     timed = 0.0
     j = 0
+    # The first round is sized from the fastest warm-up steps (the least disturbed by load),
+    # each later one from the median seconds per pair of steps of the rounds so far.
+    pair = pair_s
     while True:
         n = len(cand)
         if n in schedule:
@@ -351,7 +367,12 @@ def measure_ab(
                 break
             if n == schedule[-1]:
                 break
-        if n and timed * (n + 1) / n > plan.budget_s:  # the next round would end past the budget
+        if n:
+            per_pair = [(totals["candidate"][i] + totals["champion"][i]) / round_steps[i]
+                        for i in range(n)]  # fmt: skip
+            pair = float(statistics.median(per_pair))
+        steps = steps_for(n, timed, pair)
+        if n and timed + steps * pair > plan.budget_s:  # the next round would end past it
             stopped = "budget"
             break
         candidate_first = n % 2 == 0
@@ -365,6 +386,7 @@ def measure_ab(
         for side in SIDES:
             totals[side].append(sum(times[side]))
             timed += totals[side][-1]
+        round_steps.append(steps)
         first.append(candidate_first)
     return ABRounds(
         candidate_s=tuple(cand),
@@ -372,7 +394,7 @@ def measure_ab(
         candidate_total_s=tuple(totals["candidate"]),
         champion_total_s=tuple(totals["champion"]),
         candidate_first=tuple(first),
-        steps=steps,
+        round_steps=tuple(round_steps),
         batch_size=batch_size,
         looked_at=tuple(looked),
         planned_looks=plan.looks,

@@ -11,8 +11,10 @@ How a candidate is judged against its lineage:
   When ``--data`` is the same data as before, these holdouts are the current test split and
   the candidate's predictions come from the model-cache memo (no Keras import on a warm run);
   otherwise the candidate predicts the stored holdouts.
-- The champion's side of each comparison is its stored predictions: a gate never loads the
-  champion's model, it only checks the model file's sha256 (a tampered champion is an error).
+- The champion's side of each comparison is its stored predictions: the regression checks
+  never load the champion's model, they only check the model file's sha256 (a tampered
+  champion is an error). Only the speed suite loads it (sha256-checked, safe mode), to time
+  both models' training steps in the same run.
 - On acceptance the candidate becomes the next version, its holdout the current test split.
 """
 
