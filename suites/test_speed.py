@@ -116,6 +116,8 @@ def _speed(kind, request, session, spec, trained, probe):
         return speed
     benchmark = request.getfixturevalue("benchmark")
     if benchmark.disabled:
+        # pytest-benchmark warns about a requested, unused fixture unless it was skipped
+        benchmark.skipped = True
         return DISABLED
     benchmark.group = f"mlchecks-{kind}"
     runner = _pedantic(benchmark)
