@@ -19,3 +19,11 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
         text=True,
         timeout=timeout,
     )
+
+
+def keras_backend() -> str:
+    """The Keras backend this test run uses ("tensorflow", "jax" or "torch"), as Keras says:
+    tests that assert a backend's name in the product's output assert this one."""
+    import keras
+
+    return keras.backend.backend()
