@@ -229,6 +229,31 @@ def _x(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f}x"
 
 
+def same_bytes_check(
+    tolerance: float = 0.25,
+    *,
+    model: str | None = None,
+    where: str = "",
+    champion: str = "",
+    current: Mapping[str, Any] | None = None,
+) -> CheckResult:
+    """``speed.training`` of a candidate whose file is byte-identical to the champion's.
+
+    The same bytes are the same model, so the ratio of their training steps is 1 by identity;
+    measuring it would only measure the machine's noise (and cost the gate a Keras import and two
+    trainings). Passed, with value 1.0; deterministic.
+    """
+    details = {"tolerance": tolerance, "unit": "ratio of seconds per step"}
+    if current is not None:
+        details["current"] = dict(current)
+    message = (
+        f"training speed of {where or model}: same bytes (sha256) as champion {champion}, so the "
+        f"same model: step-time ratio 1.00 by identity (limit {1 + tolerance:.2f}); not measured"
+    )
+    return CheckResult("speed.training", "speed", True, 1.0, 1.0 + tolerance, message,
+                       model=model, details=SpeedDetails.from_json(details))  # fmt: skip
+
+
 def ab_check(
     ratios: Sequence[float],
     tolerance: float = 0.25,
