@@ -162,8 +162,10 @@ def _ab(session, spec, trained, champion, speed, where):
     champion_name = f"{champion.version} of {champion.lineage!r}"
     history = _champion_figures(champion)
     if trained.path is not None and model_sha256(session, spec) == champion.record.model_sha256:
-        return speed_checks.same_bytes_check(tolerance, model=spec.name, where=where,
-                                             champion=champion_name, current=speed.to_json())  # fmt: skip
+        return speed_checks.same_bytes_check(
+            tolerance, model=spec.name, where=where, champion=champion_name,
+            current=speed.to_json(),
+        )  # fmt: skip
 
     def decided(ratios):
         return speed_checks.paired_verdict(ratios, tolerance, alpha=thresholds.alpha,
