@@ -8,8 +8,9 @@
   candidate's step is slower than ``1 + speed_tolerance`` (default 25%) with 95% confidence;
   undecided passes with a warning that says how many rounds would decide. Both train copies
   loaded from their files, so the models judged elsewhere are untouched. The A/B is always
-  measured live: a stored figure never gates. With no champion the figure is recorded, not
-  judged.
+  measured live: a stored figure never gates. A candidate byte-identical to its champion
+  (same sha256) is the same model and passes by identity, unmeasured. With no champion the
+  figure is recorded, not judged.
 - ``speed.peak_memory``, ``speed.predict_latency`` (batch 1, p50/p95),
   ``speed.predict_throughput`` (large batch): recorded, never blocking.
 
