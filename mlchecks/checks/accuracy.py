@@ -1,8 +1,8 @@
-"""Check results and the checks shared by the suites and the gate. No pytest, no keras.
+"""The ``accuracy.*`` checks: Wilson-bounded accuracy (``accuracy.min``, with the default bar a
+first version must clear), per-class recall, calibration error, loss and the worst of K seeds.
 
-A check is a function returning a :class:`CheckResult`; the suites record it (JUnit property,
-terminal summary, gate decision) and fail when it did not pass. The same id means the same
-check everywhere: report, ``--json`` and suites.
+Each is a pure function of an :class:`~mlchecks.stats.evaluation.Evaluation` and the thresholds
+returning a :class:`~mlchecks.result.CheckResult`. No pytest, no keras.
 """
 
 from __future__ import annotations
