@@ -42,8 +42,11 @@ GiB, MiB = 1024**3, 1024**2
 # (test_a_real_gate_runs_under_the_same_limit) and turns any bomb's allocation into a
 # MemoryError instead of a machine swapping.
 LIMIT = 7 * GiB
+# The limit is set by the child itself, first thing: a preexec_fn would make subprocess fork
+# this (multithreaded, once JAX or torch is loaded) process, which JAX warns may deadlock.
 RUNNER = (
     "import atexit, os, resource, sys\n"
+    f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
     "def _peak():\n"
     "    with open(os.environ['MLCHECKS_TEST_PEAK'], 'w') as f:\n"
     "        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
@@ -51,12 +54,6 @@ RUNNER = (
     "from mlchecks.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
-
-
-def _limit_address_space() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
 
 
 def limited(*args: str, cwd: Path, timeout: float = 120) -> tuple[int, str, float, float]:
@@ -67,8 +64,7 @@ def limited(*args: str, cwd: Path, timeout: float = 120) -> tuple[int, str, floa
     (cwd / "tmp").mkdir(exist_ok=True)
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_limit_address_space)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
