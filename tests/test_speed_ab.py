@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import keras_backend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -386,7 +387,7 @@ def test_a_memoised_figure_never_gates(pytester, tmp_path, model_cache, trained_
     result.stdout.fnmatch_lines([
         "PASS*speed.training*x the seconds per step of champion 0001*",
         "mlchecks: training speed per backend on this machine",
-        "*mlp*digits*tensorflow*CPU* 1 *0.00%*",  # the planted memo: shown, not judged
+        f"*mlp*digits*{keras_backend()}*CPU* 1 *0.00%*",  # the planted memo: shown, not judged
     ])  # fmt: skip
     props = {p.get("name"): p.get("value")
              for p in ET.parse(pytester.path / "junit.xml").iter("property")}  # fmt: skip
