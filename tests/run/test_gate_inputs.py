@@ -1,5 +1,10 @@
+"""What the Gate refuses before judging (a model with several outputs) and how it keeps what it
+judges: the bytes promoted are the bytes judged, and a run missing a category is no gate."""
+
 from __future__ import annotations
+
 import pytest
+
 from mlchecks.errors import GateExit
 
 
