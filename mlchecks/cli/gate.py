@@ -23,7 +23,10 @@ def add_arguments(gate: argparse.ArgumentParser) -> None:
     gate.add_argument("candidate", nargs="?", default=None, help="a saved .keras model file")
     options.add_options(gate.add_argument)
     gate.add_argument("--json", dest="json_file", default=None, metavar="FILE",
-                      help="write the decision here (- for stdout)")  # fmt: skip
+                      help="write the decision JSON here (- for stdout)")  # fmt: skip
+    gate.add_argument("--summary", dest="summary_file", default=None, metavar="FILE",
+                      help="write a Markdown summary of the decision here (- for stdout); "
+                      "also appended to $GITHUB_STEP_SUMMARY when that is set")  # fmt: skip
     gate.add_argument("--no-promote", action="store_true", help="judge only; never promote")
     gate.add_argument("--config", default=None, help="config file (default: nearest one)")
     gate.add_argument(
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> GateExit:
 
     start = time.perf_counter()
     _output.check_writable("--json", args.json_file)
+    _output.check_writable("--summary", args.summary_file)
     overrides = options.overrides(vars(args))
     settings = load_settings(
         Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> GateExit:
     if args.json_file:
         text = json.dumps(decision.to_json(), indent=2, allow_nan=False) + "\n"
         _output.write_text("--json", args.json_file, text)
+    _output.write_summary(args.summary_file, decision)
     return decision.exit_code
 
 
@@ -93,12 +98,15 @@ def _import_suite_dependencies() -> None:
 def _print_decision(decision: GateDecision, elapsed: float, out: object = None) -> None:
     """Failed checks, warnings of passed ones (e.g. an underpowered holdout), the verdict."""
     out = out or sys.stdout
+    # Several models gated (the configured mlp and cnn): each line names its model.
+    several = len({c.model for c in decision.checks if c.model}) > 1
     for check in decision.checks:
+        name = f"{check.model}: {check.id}" if several and check.model else check.id
         if not check.passed:
             label = "FAIL" if check.severity == "error" else check.severity.upper()
-            print(f"  {label:5} {check.id}: {check.message}", file=out)  # type: ignore[arg-type]
+            print(f"  {label:5} {name}: {check.message}", file=out)  # type: ignore[arg-type]
         elif check.details.warning:
-            print(f"  WARN  {check.id}: {check.details.warning}", file=out)  # type: ignore[arg-type]
+            print(f"  WARN  {name}: {check.details.warning}", file=out)  # type: ignore[arg-type]
     for lineage in decision.lineages:
         print(f"  {lineage.note}", file=out)  # type: ignore[arg-type]
     verdict = "ACCEPTED" if decision.accepted else "REJECTED"

@@ -89,7 +89,8 @@ def mlchecks_record_check(
     """Record one or more :class:`~mlchecks.result.CheckResult` and fail the test if one blocks.
 
     The results go to the gate decision, the terminal summary and JUnit XML (properties
-    ``<id>.value``, ``<id>.threshold``, ``<id>.passed``, ``<id>.status``). When none blocks and
+    ``<id>.value``, ``<id>.threshold``, ``<id>.passed``, ``<id>.status``,
+    ``<id>.message``). When none blocks and
     one could not be judged (status ``not_judged``), the test is skipped with its reason, so
     JUnit shows it as skipped rather than passed. All are recorded before either happens.
 
@@ -114,6 +115,7 @@ def mlchecks_record_check(
                 (f"{r.id}.threshold", r.threshold),
                 (f"{r.id}.passed", r.passed),
                 (f"{r.id}.status", r.status),
+                (f"{r.id}.message", r.message),
             ])  # fmt: skip
         blocking = [r for r in results if r.blocking]
         if blocking:

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from mlchecks.run.session import Session
 
 __all__ = [
+    "DECISION_SCHEMA_VERSION",
     "Baseline",
     "EarlierHoldout",
     "Gate",
@@ -88,6 +89,10 @@ __all__ = [
 #: into ``session`` (``mlchecks.plugin.runner.run_suites`` runs the shipped suites through
 #: pytest); returns one line per failure that was not a check (a bug, not a rejection).
 SuiteRunner = Callable[["Session", tuple[str, ...]], list[str]]
+
+#: Version of the decision JSON (``--json``): raised when a key is removed or changes meaning;
+#: keys are only added within a version.
+DECISION_SCHEMA_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +123,7 @@ class GateDecision:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "schema_version": DECISION_SCHEMA_VERSION,
             "decision": "accepted" if self.accepted else "rejected",
             "name": self.name,
             "version": self.version,
