@@ -34,6 +34,7 @@ PROFILE_VERSION = 1
 SPLITS = ("train", "test")
 LEVELS = np.linspace(0.0, 1.0, 101)  # the percentile sketch: 0th, 1st, ..., 100th
 _CHUNK = 8192  # rows per block: bounds the temporaries at a few MB on MNIST-sized data
+HISTOGRAM_BINS = 20  # bins of the histograms a drift comparison keeps for the report
 _EPS = 1e-4  # PSI smoothing for empty bins (the usual choice; keeps ln finite)
 
 
@@ -273,6 +274,28 @@ def stat_drift(reference: Sequence[float], current: Sequence[float]) -> tuple[fl
     return value_psi, value_ks
 
 
+def histograms(
+    reference: Sequence[float], current: Sequence[float], bins: int = HISTOGRAM_BINS
+) -> dict[str, list[float]]:
+    """Shares of samples per bin of two percentile sketches, on shared equal-width bins.
+
+    Read off the sketches (no raw data): the report draws them overlaid. The first bin holds
+    its lower edge. Returns ``{"edges": [bins + 1], "reference": [bins], "current": [bins]}``.
+    """
+    ref = np.asarray(reference, np.float64)
+    cur = np.asarray(current, np.float64)
+    lo, hi = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+
+    def shares(sketch: np.ndarray) -> list[float]:
+        bounds = np.concatenate([[0.0], _cdf(sketch, edges[1:-1]), [1.0]])
+        return [round(float(v), 5) for v in np.clip(np.diff(bounds), 0.0, 1.0)]
+
+    return {"edges": [float(f"{e:.6g}") for e in edges], "reference": shares(ref),
+            "current": shares(cur)}  # fmt: skip
+
+
 def drift(
     reference: Mapping[str, Any],
     current: Mapping[str, Any],
@@ -289,7 +312,9 @@ def drift(
 
     Each per-sample statistic and the label distribution of every split is compared; the
     check fails when any comparison exceeds its threshold (``max_psi`` for ``method="psi"``,
-    ``max_ks`` for ``method="ks"``; the other figure is reported too).
+    ``max_ks`` for ``method="ks"``; the other figure is reported too). Each comparison keeps
+    the two distributions as small histograms (:func:`histograms`; label shares), kept in the
+    details as ``histogram`` for the report.
 
     Args:
         reference: the profile to compare against (the champion's, or a stored one).
@@ -335,12 +360,15 @@ def drift(
                 continue
             value_psi, value_ks = stat_drift(ref_sketch, cur_sketch)
             rows.append({"split": split, "what": f"per-sample {name}", "stat": name,
-                         "psi": value_psi, "ks": value_ks})  # fmt: skip
+                         "psi": value_psi, "ks": value_ks,
+                         "histogram": histograms(ref_sketch, cur_sketch)})  # fmt: skip
         if labels:
             value_psi = psi(ref_split["labels"], cur_split["labels"])
             value_ks = _share_ks(ref_split["labels"], cur_split["labels"])
             rows.append({"split": split, "what": "label distribution", "stat": None,
-                         "psi": value_psi, "ks": value_ks})  # fmt: skip
+                         "psi": value_psi, "ks": value_ks,
+                         "histogram": {"reference": list(ref_split["labels"]),
+                                       "current": list(cur_split["labels"])}})  # fmt: skip
     for row in rows:
         row["drifted"] = row[method] > threshold
     worst = max((row[method] for row in rows), default=0.0)
