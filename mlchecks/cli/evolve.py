@@ -15,21 +15,27 @@ from mlchecks.run.evolve import DEFAULT_NAME, evolve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None, help="dataset (default: configured, digits)")
-    parser.add_argument("--steps", type=_steps, default=3, help="increments (default 3)")
-    parser.add_argument("--registry", default=None,
+    parser.add_argument("--data", default=None, metavar="DATASET",
+                        help="dataset (default: configured, digits)")  # fmt: skip
+    parser.add_argument("--steps", type=_steps, default=3, metavar="N",
+                        help="increments (default 3)")  # fmt: skip
+    parser.add_argument("--registry", default=None, metavar="DIR",
                         help="registry folder to keep (default: a temporary one)")  # fmt: skip
-    parser.add_argument("--name", default=DEFAULT_NAME, help="lineage name (default evolve)")
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: configured)")
-    parser.add_argument("--epochs", type=_positive_int, default=20,
+    parser.add_argument("--name", default=DEFAULT_NAME, metavar="LINEAGE",
+                        help="lineage name (default evolve)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, metavar="N",
+                        help="seed (default: configured)")  # fmt: skip
+    parser.add_argument("--epochs", type=_positive_int, default=20, metavar="N",
                         help="epochs of the first training (default 20)")  # fmt: skip
-    parser.add_argument("--finetune-epochs", type=_positive_int, default=5,
+    parser.add_argument("--finetune-epochs", type=_positive_int, default=5, metavar="N",
                         help="epochs of each fine-tuning (default 5)")  # fmt: skip
-    parser.add_argument("--replay", type=_share, default=1.0,
+    parser.add_argument("--replay", type=_share, default=1.0, metavar="FRACTION",
                         help="share of earlier training data the rehearsal step replays "
                         "(default 1: all of it)")  # fmt: skip
-    parser.add_argument("--json", dest="json_file", default=None, help="write the steps here")
-    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+    parser.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                        help="write the steps here (- for stdout)")  # fmt: skip
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="config file (default: nearest one)")  # fmt: skip
 
 
 _steps = bounded(int, 2, 50, "2 to 50 steps")

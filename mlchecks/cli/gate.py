@@ -28,7 +28,8 @@ def add_arguments(gate: argparse.ArgumentParser) -> None:
                       help="write a Markdown summary of the decision here (- for stdout); "
                       "also appended to $GITHUB_STEP_SUMMARY when that is set")  # fmt: skip
     gate.add_argument("--no-promote", action="store_true", help="judge only; never promote")
-    gate.add_argument("--config", default=None, help="config file (default: nearest one)")
+    gate.add_argument("--config", default=None, metavar="FILE",
+                      help="config file (default: nearest one)")  # fmt: skip
     gate.add_argument(
         "--trust-candidate",
         action="store_true",

@@ -26,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "model",
         help="a .keras file, or a model builder (zoo name such as 'mlp', or 'pkg.mod:function')",
     )
-    parser.add_argument("--data", default=None, help="the training data (default: configured)")
-    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+    parser.add_argument("--data", default=None, metavar="DATASET",
+                        help="the training data (default: configured)")  # fmt: skip
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="config file (default: nearest one)")  # fmt: skip
     parser.add_argument("--json", dest="json_file", default=None, metavar="FILE",
                         help="write the results here (- for stdout)")  # fmt: skip
 

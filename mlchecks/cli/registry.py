@@ -33,9 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", nargs="?", default=None,
                         help="version for show (default: champion) and promote; "
                         "NAME[@champion|@VERSION] for path")  # fmt: skip
-    parser.add_argument("--name", default=None, help="lineage (default: the only one, or `name`)")
-    parser.add_argument("--registry", default=None, help="registry folder (default: configured)")
-    parser.add_argument("--config", default=None, help="config file (default: nearest one)")
+    parser.add_argument("--name", default=None, metavar="LINEAGE",
+                        help="lineage (default: the only one, or `name`)")  # fmt: skip
+    parser.add_argument("--registry", default=None, metavar="DIR",
+                        help="registry folder (default: configured)")  # fmt: skip
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="config file (default: nearest one)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

@@ -50,13 +50,13 @@ THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("min-accuracy", _fraction, "minimum accuracy, judged on its Wilson lower bound"),
     ("min-class-recall", _fraction, "minimum recall of every class"),
     ("max-ece", _fraction, "maximum expected calibration error"),
-    ("max-loss", _positive, "maximum test cross-entropy"),
+    ("max-loss", _positive, "maximum mean test cross-entropy, in nats"),
     ("confidence", _fraction, "confidence level of intervals (default 0.95)"),
     ("max-accuracy-drop", _points, "regression margin on accuracy, in pp (default 0.5)"),
     ("max-class-recall-drop", _points, "regression margin on class recall, in pp (default 3)"),
     ("max-flip-rate", _fraction, "maximum negative flip rate against the champion"),
     ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
-    ("speed-tolerance", _positive, "allowed training slowdown against the champion, same-run A/B (default 0.25)"),
+    ("speed-tolerance", _positive, "allowed training slowdown against the champion, same-run A/B: 0.25 = 25%% (default)"),
     ("noise-scale", _fraction, "behaviour.noise amplitude as a fraction of the data range (0.05)"),
     ("max-noise-flip-rate", _fraction, "confident predictions noise may flip (default 0.02)"),
 ]
@@ -72,6 +72,17 @@ RUN_OPTIONS: list[tuple[str, Callable[[str], Any] | None, str]] = [
 ]
 
 
+#: What each option takes, in its unit, for ``--help`` (``--min-accuracy FRACTION``).
+METAVARS = {
+    "data": "DATASET", "seed": "N", "seeds": "K", "name": "LINEAGE", "registry": "DIR",
+    "report": "DIR", "cache-dir": "DIR", "min-accuracy": "FRACTION",
+    "min-class-recall": "FRACTION", "max-ece": "FRACTION", "max-loss": "NATS",
+    "confidence": "FRACTION", "max-accuracy-drop": "PP", "max-class-recall-drop": "PP",
+    "max-flip-rate": "FRACTION", "max-forgetting": "PP", "speed-tolerance": "FRACTION",
+    "noise-scale": "FRACTION", "max-noise-flip-rate": "FRACTION",
+}  # fmt: skip
+
+
 def add_options(add: Callable[..., Any], prefix: str = "") -> None:
     """Add the shared options through ``add`` (``parser.add_argument`` or ``group.addoption``).
 
@@ -81,7 +92,8 @@ def add_options(add: Callable[..., Any], prefix: str = "") -> None:
     """
     for name, kind, text in RUN_OPTIONS + THRESHOLD_OPTIONS:
         dest = ("mlchecks_" if prefix else "") + name.replace("-", "_")
-        kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": text}
+        kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": text,
+                                  "metavar": METAVARS[name]}  # fmt: skip
         if kind is not None:
             kwargs["type"] = kind
         add(f"--{prefix}{name}", **kwargs)
