@@ -79,7 +79,8 @@ METAVARS = {
     "min-class-recall": "FRACTION", "max-ece": "FRACTION", "max-loss": "NATS",
     "confidence": "FRACTION", "max-accuracy-drop": "PP", "max-class-recall-drop": "PP",
     "max-flip-rate": "FRACTION", "max-forgetting": "PP", "speed-tolerance": "FRACTION",
-    "noise-scale": "FRACTION", "max-noise-flip-rate": "FRACTION",
+    "noise-scale": "FRACTION", "max-noise-flip-rate": "FRACTION", "forgetting-budget": "PP",
+    "min-backward-transfer": "PP", "classes": "LIST",
 }  # fmt: skip
 
 
@@ -93,7 +94,7 @@ def add_options(add: Callable[..., Any], prefix: str = "") -> None:
     for name, kind, text in RUN_OPTIONS + THRESHOLD_OPTIONS:
         dest = ("mlchecks_" if prefix else "") + name.replace("-", "_")
         kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": text,
-                                  "metavar": METAVARS[name]}  # fmt: skip
+                                  "metavar": METAVARS.get(name)}  # fmt: skip
         if kind is not None:
             kwargs["type"] = kind
         add(f"--{prefix}{name}", **kwargs)
