@@ -228,7 +228,8 @@ class _Record:
             value = getattr(self, f.name)
             if value is None and f.name not in self.ALWAYS:
                 continue
-            target = late if f.name == "warning" else out  # "warning" came last in the dicts
+            # "warning" came last in the dicts; "explanation" was added after it
+            target = late if f.name in ("warning", "explanation") else out
             target[self.KEYS.get(f.name, f.name)] = _dump(value)
         out.update(late)
         for key, value in self.extra.items():
@@ -272,12 +273,17 @@ class Details(_Record, Mapping[str, Any]):
     Attributes:
         warning: a caveat of a check that passed (e.g. a holdout too small to see the margin);
             the gate prints it. Defaults to None.
+        explanation: the rest of the account the message leads with: the statistics behind
+            the verdict (test, p-values, Holm, power, bounds) and longer advice on what to do.
+            The message stays one short sentence or two; reports and ``--json`` show this.
+            Defaults to None.
         extra: keys the class does not know (old records, user checks); written back as is.
         unreadable: ``"key: why"`` for each value of the wrong type found by ``from_json``
             (kept raw in ``extra``). Not part of the JSON.
     """
 
     warning: str | None = dataclasses.field(default=None, kw_only=True)
+    explanation: str | None = dataclasses.field(default=None, kw_only=True)
 
     # The mapping view: the JSON form, read-only.
     def __getitem__(self, key: str) -> Any:
@@ -725,8 +731,10 @@ class CheckResult:
             gate; a not-judged check has ``passed`` true.
         value: the measured figure, when there is one.
         threshold: the figure it was judged against, when there is one.
-        message: one sentence a person understands: what, value, threshold, where, what next.
-            For a not-judged check: why it could not be judged.
+        message: one sentence a person understands: what, value, threshold, where, what next
+            (about 200 characters at most: a terminal line, the report's banner); the
+            statistics and longer advice go to ``details.explanation``. For a not-judged
+            check: why it could not be judged.
         model: the model the check is about (``None`` for data-only checks).
         severity: ``error`` (blocks when failed), ``warning`` or ``info``.
         details: typed extra data for reports (a :class:`Details` subclass). A plain mapping

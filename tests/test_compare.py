@@ -86,7 +86,8 @@ def test_planted_regression_is_rejected_with_its_numbers():
     assert result.details.drop == pytest.approx(18 / 450)
     assert result.value == pytest.approx(cand.mean())
     assert result.threshold == pytest.approx(base.mean() - 0.005)
-    assert "REGRESSION" in result.message and "20 negative / 2 positive" in result.message
+    assert "REGRESSION" in result.message
+    assert "20 negative / 2 positive" in result.details.explanation
 
 
 def test_noise_sized_drop_is_not_a_regression_but_strict_mode_rejects_it():
@@ -110,7 +111,7 @@ def test_power_warning_only_when_the_holdout_is_too_small():
     assert small.details.warning and "too small" in small.details.warning
     assert small.details.detectable_drop > 0.005
     assert large.details.warning is None and large.details.detectable_drop <= 0.005
-    assert "80% power" in large.message
+    assert "80% power" in large.details.explanation
 
 
 def test_per_class_names_the_forgotten_class_with_holm():
@@ -189,7 +190,7 @@ def test_forgetting_with_no_earlier_holdout_is_not_judged():
 ACCURACY_KEYS = {
     "regressed", "drop", "p_value", "p_adjusted", "lower", "ci", "detectable_drop", "margin",
     "champion", "n", "champion_accuracy", "candidate_accuracy", "negative_flips",
-    "positive_flips", "mode", "warning",
+    "positive_flips", "mode", "warning", "explanation",
 }  # fmt: skip
 VERDICT_KEYS = {"regressed", "drop", "p_value", "p_adjusted", "lower", "ci", "detectable_drop",
                 "margin"}  # fmt: skip
@@ -219,16 +220,19 @@ def test_details_keep_their_json_keys_and_round_trip():
     ]  # fmt: skip
     acc, per, flip, forget = (r.to_json()["details"] for r in results)
     assert set(acc) == ACCURACY_KEYS and isinstance(acc["negative_flips"], int)
-    assert set(per) == {"champion", "classes", "failed", "mode", "warning", "margin"}
+    # (plus "explanation": the statistics behind the message, issue 15 item 6)
+    assert set(per) == {"champion", "classes", "failed", "mode", "warning", "margin",
+                        "explanation"}  # fmt: skip
     assert set(per["classes"][0]) == VERDICT_KEYS | {
         "class", "name", "support", "champion_recall", "candidate_recall", "delta",
         "negative_flips", "positive_flips",
     }  # fmt: skip
     assert set(flip) == {"champion", "n", "negative", "positive", "negative_count",
-                         "positive_count", "positive_rate", "reseed_flip_rate"}  # fmt: skip
+                         "positive_count", "positive_rate", "reseed_flip_rate",
+                         "explanation"}  # fmt: skip
     assert flip["reseed_flip_rate"] is None and isinstance(flip["negative"], list)
     assert set(forget) == {"holdouts", "backward_transfer", "margin", "failed", "matrix",
-                           "warning"}  # fmt: skip
+                           "warning", "explanation"}  # fmt: skip
     assert forget["matrix"] == matrix
     assert set(forget["holdouts"][0]) == VERDICT_KEYS | {
         "holdout", "introduced_by", "best_version", "best_accuracy", "candidate_accuracy",

@@ -339,8 +339,8 @@ def _power_text(v: Verdict, n: int) -> tuple[str, str | None]:
         return text, None
     need = math.ceil(n * (v.mdd / v.margin) ** 2)
     warning = (
-        f"holdout of {n} samples is too small to see the {v.margin * 100:g} pp margin "
-        f"(detects >= {v.mdd * 100:.2f} pp with 80% power); about {need} samples would"
+        f"holdout of {n} samples is too small to see the {v.margin * 100:g} pp margin (it "
+        f"detects drops from {v.mdd * 100:.2f} pp); about {need} samples would"
     )
     return text, warning
 
@@ -358,6 +358,18 @@ def _rule_text(v: Verdict, thresholds: Thresholds) -> str:
         f"McNemar p={v.p_value:.3g}{holm_text} {sig} at {thresholds.alpha:g}, "
         f"drop {v.drop * 100:.2f} pp vs margin {v.margin * 100:g} pp"
     )
+
+
+def _verdict_word(v: Verdict, thresholds: Thresholds) -> str:
+    """The rule's verdict in two words, for the message (the figures are in the explanation)."""
+    if thresholds.regression_mode == "strict":
+        return "fails the strict bound" if v.regressed else "within the strict bound"
+    return "significant" if v.p_adjusted <= thresholds.alpha else "not significant"
+
+
+def _listed(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _flips(indices: np.ndarray) -> list[int]:
@@ -400,19 +412,21 @@ def accuracy_check(
     v = judge(pair, margin, thresholds)
     power, warning = _power_text(v, pair.n)
     conf = f"{thresholds.confidence:.0%}"
-    head = (
-        f"accuracy {pair.cand_accuracy:.4f} vs champion {champion} {pair.base_accuracy:.4f} on its "
-        f"holdout ({pair.n} samples): {_pp(pair.delta)}, {conf} CI "
-        f"[{_pp(v.ci[0])}, {_pp(v.ci[1])}]; "
-        f"{pair.b} negative / {pair.c} positive flips"
-    )
     verdict = "REGRESSION" if v.regressed else "no regression"
-    message = f"{verdict}: {head}; {_rule_text(v, thresholds)}; {power}"
+    message = (
+        f"{verdict}: accuracy {pair.cand_accuracy:.4f} vs champion {champion} "
+        f"{pair.base_accuracy:.4f} on its holdout ({pair.n} samples): {_pp(pair.delta)}, "
+        f"{_verdict_word(v, thresholds)}"
+    )
+    explanation = (
+        f"{conf} CI [{_pp(v.ci[0])}, {_pp(v.ci[1])}]; {pair.b} negative / {pair.c} positive "
+        f"flips; {_rule_text(v, thresholds)}; {power}"
+    )
     details = RegressionDetails(**v.to_json(), champion=champion, n=pair.n,
                                 champion_accuracy=pair.base_accuracy,
                                 candidate_accuracy=pair.cand_accuracy, negative_flips=pair.b,
                                 positive_flips=pair.c, mode=thresholds.regression_mode,
-                                warning=warning)  # fmt: skip
+                                warning=warning, explanation=explanation)  # fmt: skip
     return CheckResult(
         "regression.accuracy", "regression", not v.regressed, pair.cand_accuracy,
         pair.base_accuracy - margin, message, model=model, details=details,
@@ -469,14 +483,25 @@ def per_class_check(
             f"{_rule_text(v, thresholds)})"
         )
 
-    if failed:
-        message = f"REGRESSION against champion {champion}: " + "; ".join(
-            describe(k) for k in sorted(failed, key=lambda k: pairs[k].delta)
+    def brief(k: int) -> str:
+        pair = pairs[k]
+        return (
+            f"class {names[k]} recall {pair.cand_accuracy:.3f} vs {pair.base_accuracy:.3f} "
+            f"({_pp(pair.delta)}, {_verdict_word(verdicts[k], thresholds)})"
         )
+
+    ordered = sorted(failed, key=lambda k: pairs[k].delta)
+    if failed:
+        message = f"REGRESSION against champion {champion}: {brief(ordered[0])}"
+        if len(ordered) > 1:
+            others = [names[k] for k in sorted(ordered[1:])]
+            message += f"; {len(others)} more classes regressed: {_listed(others)}"
+        explanation = "; ".join(describe(k) for k in ordered)
     else:
-        message = f"no class regressed against champion {champion}; largest drop: {describe(worst)}"
+        message = f"no class regressed against champion {champion}; largest drop: {brief(worst)}"
+        explanation = f"largest drop: {describe(worst)}"
     mdds = [verdicts[k].mdd for k in present]
-    message += f"; per class detects drops >= {min(mdds) * 100:.1f}-{max(mdds) * 100:.1f} pp"
+    explanation += f"; per class detects drops >= {min(mdds) * 100:.1f}-{max(mdds) * 100:.1f} pp"
     warning = None
     if warnings:
         warning = (
@@ -488,7 +513,7 @@ def per_class_check(
     details = ClassRegressionDetails(champion=champion, classes=rows,
                                      failed=[names[k] for k in failed],
                                      mode=thresholds.regression_mode, margin=margin,
-                                     warning=warning)  # fmt: skip
+                                     warning=warning, explanation=explanation)  # fmt: skip
     return CheckResult(
         "regression.per_class", "regression", not failed, pairs[shown].cand_accuracy,
         pairs[shown].base_accuracy - margin, message, model=model, details=details,
@@ -518,10 +543,11 @@ def flip_rate_check(
     passed = budget is None or rate <= budget
     text = (
         f"negative flip rate {rate:.4f} ({pair.b} of {pair.n} samples the champion {champion} got "
-        f"right are now wrong; {pair.c} positive flips)"
+        f"right are now wrong)"
     )
+    explanation = f"{pair.c} positive flips (wrong before, right now)"
     if reseed_flip_rate is not None:
-        text += f"; reseeds of the same recipe flip {reseed_flip_rate:.4f}"
+        explanation += f"; reseeds of the same recipe flip {reseed_flip_rate:.4f}"
     if budget is None:
         message = f"{text}; not gated (set --max-flip-rate to gate it)"
     else:
@@ -530,7 +556,8 @@ def flip_rate_check(
                           positive=_flips(pair.positive), negative_count=pair.b,
                           positive_count=pair.c,
                           positive_rate=pair.c / pair.n if pair.n else 0.0,
-                          reseed_flip_rate=reseed_flip_rate)  # fmt: skip
+                          reseed_flip_rate=reseed_flip_rate,
+                          explanation=explanation)  # fmt: skip
     return CheckResult(
         "regression.flip_rate", "regression", passed, rate, budget, message, model=model,
         severity="error" if budget is not None else "info", details=details,
@@ -611,16 +638,30 @@ def forgetting_check(
             "flips; " + _rule_text(verdicts[i], thresholds)
         )
 
+    def brief(i: int) -> str:
+        h, pair = holdouts[i], pairs[i]
+        return (
+            f"the holdout of version {h.introduced_by}: {pair.cand_accuracy:.4f} vs best "
+            f"{pair.base_accuracy:.4f} (version {h.best_version}), "
+            f"{_pp(pair.cand_accuracy - pair.base_accuracy)}, "
+            f"{_verdict_word(verdicts[i], thresholds)}"
+        )
+
     if failed:
-        message = "FORGETTING: " + "; ".join(describe(i) for i in failed)
+        message = f"FORGETTING on {brief(failed[0])}"
+        if len(failed) > 1:
+            more = [holdouts[i].introduced_by for i in failed[1:]]
+            message += f"; and on {len(more)} more holdouts (of versions {_listed(more)})"
+        explanation = "; ".join(describe(i) for i in failed)
     else:
-        message = f"no forgetting on {len(rows)} earlier holdout(s); largest: {describe(worst)}"
-    message += f"; backward transfer {bwt * 100:+.2f} pp"
+        message = f"no forgetting on {len(rows)} earlier holdout(s); largest: {brief(worst)}"
+        explanation = f"largest: {describe(worst)}"
+    explanation += f"; backward transfer {bwt * 100:+.2f} pp"
     details = ForgettingDetails(
         holdouts=rows, backward_transfer=bwt, margin=margin,
         failed=[holdouts[i].holdout for i in failed],
         matrix=ForgettingMatrix.from_json(matrix, strict=True) if matrix is not None else None,
-        warning=next((r.warning for r in rows if r.warning), None),
+        warning=next((r.warning for r in rows if r.warning), None), explanation=explanation,
     )  # fmt: skip
     shown = failed[0] if failed else worst
     return CheckResult(
