@@ -5,6 +5,8 @@ so a lucky run on a small test set cannot pass and the failure says how many sam
 the threshold. Per-class recall (weakest class named), calibration error and loss are judged when
 ``min_class_recall``, ``max_ece`` or ``max_loss`` are configured and reported otherwise.
 ``--mlchecks-seeds K`` (K >= 2) trains K seeds of the recipe and requires the worst one to pass.
+When the data's inputs hold NaN or inf, each check is not judged and points to ``data.finite``
+(the data's fault, not the model's: ``checks.inputs_not_finite``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from mlchecks.checks import accuracy as checks
 from mlchecks.stats.evaluation import Evaluation
 
 
+def _not_finite(check_id, session, spec):
+    """Not judged when the inputs hold NaN/inf (``None`` otherwise): see data.finite."""
+    return checks.inputs_not_finite(check_id, "accuracy", session.dataset, model=spec.name,
+                                    trained_here=not spec.is_file)  # fmt: skip
+
+
 def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
     mlchecks_record_check(
-        checks.accuracy_min(
+        _not_finite("accuracy.min", mlchecks_session, mlchecks_model_spec)
+        or checks.accuracy_min(
             mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
@@ -31,7 +40,8 @@ def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation
 
 def test_class_recall(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
     mlchecks_record_check(
-        checks.accuracy_class_recall(
+        _not_finite("accuracy.class_recall", mlchecks_session, mlchecks_model_spec)
+        or checks.accuracy_class_recall(
             mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
@@ -43,7 +53,8 @@ def test_class_recall(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation
 
 def test_calibration(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
     mlchecks_record_check(
-        checks.accuracy_ece(
+        _not_finite("accuracy.ece", mlchecks_session, mlchecks_model_spec)
+        or checks.accuracy_ece(
             mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
@@ -54,7 +65,8 @@ def test_calibration(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation,
 
 def test_loss(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
     mlchecks_record_check(
-        checks.accuracy_loss(
+        _not_finite("accuracy.loss", mlchecks_session, mlchecks_model_spec)
+        or checks.accuracy_loss(
             mlchecks_evaluation,
             model=mlchecks_model_spec.name,
             data=mlchecks_session.dataset.name,
@@ -69,6 +81,10 @@ def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, mlchecks_trained_
         pytest.skip("single seed; --mlchecks-seeds K (K >= 2) judges the worst of K seeds")
     if mlchecks_model_spec.is_file:
         pytest.skip(f"{mlchecks_model_spec.name} is a saved model: there is no recipe to reseed")
+    unjudged = _not_finite("accuracy.seeds", mlchecks_session, mlchecks_model_spec)
+    if unjudged is not None:
+        mlchecks_record_check(unjudged)
+        return
     dataset = mlchecks_session.dataset
     evaluations = []
     for seed in range(settings.seed, settings.seed + settings.seeds):

@@ -140,6 +140,24 @@ def test_unsafe_model_does_not_survive_the_round_trip(keras, digits):
     assert not result.passed and "does not survive" in result.message
 
 
+def test_a_trusted_model_with_code_passes_the_round_trip(keras, digits, tmp_path):
+    """--trust-candidate (ModelSpec.trusted) with a Lambda model: the reload uses the trust the
+    user gave (safe mode off), so the round trip is judged on predictions, and passes; the same
+    file untrusted cannot even be loaded (the gate refuses it: exit 2)."""
+    from mlchecks.config import settings_from_table
+
+    model = _head(keras, middle=[keras.layers.Lambda(lambda x: x * 2.0, name="double")])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    assert behaviour.round_trip(model, digits, name="lambda", trusted=True).passed
+    settings = settings_from_table({"reports": "none"}, {}, root=str(tmp_path))
+    spec = ModelSpec(name="lambda", path=str(path), trusted=True)
+    session = Session(settings.replace(models=(spec,)), dataset=digits)
+    result = behaviour.run_check(session, spec, "round_trip")
+    assert result.passed and result.status == "passed", result.message
+    assert "bit-identical predictions" in result.message
+
+
 def test_noise_budget(keras, digits):
     # enormous weights: every prediction is confident and a tiny nudge flips many of them
     brittle = _head(keras, init=keras.initializers.RandomNormal(stddev=300.0, seed=0))

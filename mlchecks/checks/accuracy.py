@@ -26,6 +26,7 @@ from mlchecks.result import (
 
 if TYPE_CHECKING:
     from mlchecks.config import ModelSpec, Thresholds
+    from mlchecks.data import Dataset
     from mlchecks.stats.evaluation import Evaluation
 
 
@@ -104,6 +105,41 @@ def default_bar(evaluation: Evaluation, confidence: float) -> DefaultBar:
     return DefaultBar(floor=float(floor), chance=float(chance), rule=rule,
                       majority_rate=float(evaluation.majority_rate), num_classes=k,
                       min_support=min_support, never_recognised=never)  # fmt: skip
+
+
+def inputs_not_finite(
+    check_id: str,
+    category: str,
+    dataset: Dataset,
+    *,
+    model: str | None = None,
+    trained_here: bool = False,
+) -> CheckResult | None:
+    """``check_id`` not judged because the data's inputs hold NaN or inf, else ``None``.
+
+    A check that judges a model from its predictions (``accuracy.*``, ``behaviour.*``) says
+    nothing about the model when the inputs are not numbers: a NaN input gives a NaN output,
+    or, through a ReLU, an arbitrary finite one (which backend does which differs). Those
+    inputs are the data's fault, and ``data.finite`` fails on them (and rejects), so the check
+    is not judged and points there. The test split counts for every model; the train split
+    only for a model trained in this run (``trained_here``), which learnt from it. Call it
+    first in a suite of your own: ``inputs_not_finite(...) or accuracy_min(...)``.
+    """
+    splits = ("train", "test") if trained_here else ("test",)
+    counts = dataset.nonfinite
+    if not any(counts[s] for s in splits):
+        return None
+    parts = []
+    if counts["test"]:
+        parts.append(f"{counts['test']} of {dataset.n_test} test samples")
+    if trained_here and counts["train"]:
+        parts.append(f"{counts['train']} of {dataset.n_train} train samples it was trained on")
+    who = f" of {model}" if model else ""
+    message = (
+        f"not judged: inputs contain NaN or inf ({' and '.join(parts)}), so {check_id}{who} "
+        "would judge the data, not the model; see data.finite and fix the data"
+    )
+    return CheckResult.not_judged(check_id, category, message, model=model)
 
 
 def accuracy_floor(

@@ -349,11 +349,32 @@ def order(
 
 # ----------------------------------------------------------------------------- round trip
 def round_trip(
-    model: keras.Model, dataset: Dataset, *, name: str | None = None, examples: int = EXAMPLES
+    model: keras.Model,
+    dataset: Dataset,
+    *,
+    name: str | None = None,
+    examples: int = EXAMPLES,
+    trusted: bool = False,
 ) -> CheckResult:
-    """``behaviour.round_trip``: ``model.save`` then safe-mode load predicts bit-identically.
+    """``behaviour.round_trip``: ``model.save`` then load predicts bit-identically.
 
     Compared on up to :data:`MAX_NOISE_SAMPLES` test samples and on generated batches.
+
+    The reload uses the trust the user gave the model: Keras safe mode, unless ``trusted``
+    (``--trust-candidate``, :attr:`ModelSpec.trusted`). Safe mode refuses code-carrying layers
+    (``Lambda``), so an untrusted model with one fails here, as it would when the gate loads
+    its file. A trusted one is reloaded with safe mode off: the code that runs then is the
+    code the user's file already carried and the gate already ran when it loaded the file
+    with the same trust, now written by this process to its own temporary folder; nothing
+    from anywhere else is loaded.
+
+    Args:
+        model: the Keras model.
+        dataset: its data.
+        name: the model name in the result. Defaults to the Keras model's name.
+        examples: Hypothesis examples. Defaults to :data:`EXAMPLES`.
+        trusted: reload without safe mode (only for a model whose file was loaded trusted).
+            Defaults to False.
     """
     from mlchecks import strategies
     from mlchecks.model.training import load_model
@@ -365,7 +386,8 @@ def round_trip(
         path = Path(tmp) / "model.keras"
         try:
             model.save(path)
-            loaded = load_model(path, max_parameters=None)  # this model, already in memory
+            # this model, already in memory; the same trust as when its file was loaded
+            loaded = load_model(path, safe_mode=not trusted, max_parameters=None)
         except Exception as exc:  # custom objects that do not serialise, unsafe layers...
             text = " ".join(str(exc).split())[:300]
             message = (
@@ -522,9 +544,10 @@ def check(
     name: str | None = None,
     examples: int = EXAMPLES,
     reference: np.ndarray | None = None,
+    trusted: bool = False,
 ) -> CheckResult:
     """Run one property of :data:`PROPERTIES` (``noise`` reads its scale and budget from
-    ``thresholds``; defaults to the Thresholds defaults)."""
+    ``thresholds``; defaults to the Thresholds defaults; ``trusted``: see :func:`round_trip`)."""
     if prop == "simplex":
         return simplex(model, dataset, name=name, examples=examples, reference=reference)
     if prop == "batch_size":
@@ -532,7 +555,7 @@ def check(
     if prop == "order":
         return order(model, dataset, name=name, examples=examples)
     if prop == "round_trip":
-        return round_trip(model, dataset, name=name, examples=examples)
+        return round_trip(model, dataset, name=name, examples=examples, trusted=trusted)
     if prop == "noise":
         from mlchecks.config import Thresholds
 
@@ -568,9 +591,14 @@ def run_check(
     are searched every time.
     """
     from mlchecks._util.io import try_write as save_memo
+    from mlchecks.checks.accuracy import inputs_not_finite
 
-    trained = session.model(spec)
     dataset = session.dataset
+    unjudged = inputs_not_finite(f"behaviour.{prop}", "behaviour", dataset, model=spec.name,
+                                 trained_here=not spec.is_file)  # fmt: skip
+    if unjudged is not None:  # NaN/inf inputs: the data's fault (data.finite), not the model's
+        return unjudged
+    trained = session.model(spec)
     thresholds = session.settings.thresholds
     key = memo_key(prop, spec.name, dataset.fingerprint, thresholds, examples)
     memo = trained.memo_path(key, ".json")
@@ -581,7 +609,7 @@ def run_check(
             pass  # unreadable memo: search again
     reference = session.predictions(trained, "test") if prop in ("simplex", "noise") else None
     result = check(prop, trained.model, dataset, thresholds, name=spec.name, examples=examples,
-                   reference=reference)  # fmt: skip
+                   reference=reference, trusted=spec.trusted)  # fmt: skip
     if memo is not None:
         text = json.dumps(result.to_json(), allow_nan=False)
 

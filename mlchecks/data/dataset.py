@@ -98,6 +98,25 @@ class Dataset:
         h.update(f"classes:{self.num_classes}".encode())
         return h.hexdigest()[:16]
 
+    @functools.cached_property
+    def nonfinite(self) -> dict[str, int]:
+        """Samples per split (``train``, ``test``) whose inputs hold a NaN or an inf.
+
+        ``data.finite`` fails on them; the checks that judge a model from its predictions use
+        this to blame the data instead of the model (a NaN input gives a NaN output, or one
+        that a ReLU turns into an arbitrary finite value, depending on the backend).
+        """
+        out = {}
+        for split in ("train", "test"):
+            x = getattr(self, f"x_{split}")
+            count = 0
+            if x.dtype.kind in "fc" and len(x):
+                flat = x.reshape(len(x), -1)
+                for start in range(0, len(flat), 4096):  # a bounded mask, whatever the size
+                    count += int((~np.isfinite(flat[start : start + 4096])).any(axis=1).sum())
+            out[split] = count
+        return out
+
     def describe(self) -> str:
         return (
             f"{self.name} ({self.n_train} train / {self.n_test} test, input {self.input_shape}, "
