@@ -76,8 +76,9 @@ def test_default_bar_rejects_what_only_beats_the_majority_rate():
     assert not result.passed and result.blocking
     assert result.threshold == pytest.approx(0.625)
     assert "DEFAULT BAR" in result.message and "no min_accuracy is configured" in result.message
-    assert "--min-accuracy FRACTION" in result.message
-    assert "min_accuracy in [tool.mlchecks.thresholds]" in result.message
+    # how to set a bar: in the explanation (the message stays one short sentence, issue 15)
+    assert "--min-accuracy FRACTION" in result.details.explanation
+    assert "min_accuracy in [tool.mlchecks.thresholds]" in result.details.explanation
     bar = result.details["default_bar"]
     assert bar["floor"] == pytest.approx(0.625) and bar["chance"] == pytest.approx(0.25)
     assert bar["rule"] == "halfway from chance to 1" and result.details["source"] == "default bar"

@@ -188,9 +188,9 @@ def accuracy_min(
         chance = "majority-class rate" if bar.majority_rate >= 1 / bar.num_classes else (
             f"1/{bar.num_classes} classes"
         )
-        rule = (f"halfway from chance {bar.chance:.4f} ({chance}) to 1"
+        rule = (f"halfway from chance {bar.chance:.4f} to 1"
                 if bar.rule.startswith("halfway")
-                else f"{bar.rule} {bar.chance:.4f} ({chance})")  # fmt: skip
+                else f"{bar.rule} {bar.chance:.4f}")  # fmt: skip
         shown = f", the DEFAULT BAR of {rule} as no min_accuracy is configured,"
         passed = lo > threshold and not bar.never_recognised
     else:
@@ -200,7 +200,7 @@ def accuracy_min(
     if lo > threshold or (bar is None and lo >= threshold):
         relation = ">" if bar is not None else ">="
         message = (
-            f"accuracy of {where}: {acc:.4f} ({k}/{n}), {pct} lower bound {lo:.4f} {relation} "
+            f"accuracy of {where}: {acc:.4f}, {pct} lower bound {lo:.4f} {relation} "
             f"{threshold:.4f}{shown.rstrip(',')}"
         )
     elif acc > threshold:
@@ -211,31 +211,32 @@ def accuracy_min(
             f"samples at this accuracy would"
         )
     else:
-        message = (
-            f"accuracy of {where}: {acc:.4f} ({k}/{n}), {pct} interval [{lo:.4f}, {hi:.4f}], "
-            f"is below {threshold:.4f}{shown.rstrip(',')}"
+        message = f"accuracy of {where}: {acc:.4f} ({k}/{n}) is below {threshold:.4f}" + (
+            shown.rstrip(",")
         )
     details: dict[str, Any] = {
         "lower": lo, "upper": hi, "n": n, "correct": k, "confidence": conf, "source": source,
         "backend": backend, "data": data,
     }  # fmt: skip
     if bar is not None:
+        explanation = [f"{pct} interval [{lo:.4f}, {hi:.4f}]; chance is the {chance}"]
         if bar.never_recognised:
             support = evaluation.class_support
-            listed = ", ".join(
-                f"class {_class_label(c, class_names)} (recall 0/{int(support[c])})"
-                for c in bar.never_recognised
-            )
-            message += (
-                f"; never right on {listed}: the default bar needs every class with >= "
+            named = [f"class {_class_label(c, class_names)} (recall 0/{int(support[c])})"
+                     for c in bar.never_recognised]  # fmt: skip
+            more = len(named) - 1
+            message += f"; never right on {named[0]}" + (f" and {more} more" if more else "")
+            explanation.append(
+                f"never right on {', '.join(named)}: the default bar needs every class with >= "
                 f"{bar.min_support} test samples recognised"
             )
-        message += f"; {HOW_TO_SET}"
+        explanation.append(HOW_TO_SET)
+        details["explanation"] = "; ".join(explanation)
         details["default_bar"] = bar.to_json()
         if passed:
             details["warning"] = (
                 f"judged on the DEFAULT BAR ({rule}, floor {threshold:.4f}): no min_accuracy "
-                f"is configured for {model}; {HOW_TO_SET}"
+                f"is configured for {model}; set one with --min-accuracy FRACTION"
             )
     return CheckResult(
         id="accuracy.min",
@@ -331,10 +332,16 @@ def accuracy_class_recall(
             f"class {label}: {figure}"
         )
     else:
-        others = ", ".join(f"{_class_label(c, class_names)}: {recall[c]:.4f}" for c in below)
+        ordered = sorted(below, key=lambda c: (recall[c], c))
+        others = ", ".join(f"{_class_label(c, class_names)}: {recall[c]:.4f}" for c in ordered)
         message = (
-            f"recall of class {label} of {model} on {data} is {figure} < min_class_recall "
-            f"{threshold:.4f}; {len(below)} class(es) below: {others}"
+            f"recall of class {label} of {model} on {data} is {worst:.4f} ({row['correct']}/"
+            f"{row['support']}) < min_class_recall {threshold:.4f}"
+        )
+        if len(below) > 1:
+            message += f"; {len(below) - 1} more class(es) below"
+        details["explanation"] = (
+            f"weakest class {label}: recall {figure}; {len(below)} class(es) below: {others}"
         )
     return CheckResult("accuracy.class_recall", "accuracy", not below, worst, threshold, message,
                        model=model, details=PerClassDetails.from_json(details, strict=True),

@@ -313,9 +313,9 @@ def ab_check(
     )  # fmt: skip
     head = (
         f"training step{' of ' + where if where else ''}: {v.ratio:.2f}x the seconds per step "
-        f"of {name} ({bounds}; {how}); the candidate trains at {1 / v.ratio:.2f}x the "
-        "champion's samples/s"
+        f"of {name}"
     )
+    explanation = f"{bounds}; {how}"
     allowed = f"the {v.limit:.2f}x allowed (speed_tolerance {tolerance:.0%})"
     warning = None
     if v.verdict == "slower":
@@ -333,7 +333,7 @@ def ab_check(
         spent = f" within the {budget:.1f} s budget" if isinstance(budget, int | float) else ""
         warning = (
             f"speed.training undecided: {v.n} rounds{spent} cannot tell whether the candidate "
-            f"is more than {tolerance:.0%} slower than {name} ({v.ratio:.2f}x, {bounds}); {more}"
+            f"is more than {tolerance:.0%} slower than {name} ({v.ratio:.2f}x); {more}"
         )
         tail = f"undecided against {allowed}, so not rejected; {warning}"
     champ: dict[str, Any] = {"version": champion or None}
@@ -366,6 +366,7 @@ def ab_check(
         "measurement": m,
         "warning": warning,
     }
+    tail += f"; it trains at {1 / v.ratio:.2f}x the champion's samples/s"
     if current:
         details["current"] = dict(current)
         normalised = _figure(current, "normalised")
@@ -373,7 +374,8 @@ def ab_check(
             details["normalised"] = normalised
     elapsed = m.get("elapsed_s")
     if isinstance(elapsed, int | float):
-        tail += f"; the A/B took {elapsed:.1f} s of the run (warm-up included)"
+        explanation += f"; the A/B took {elapsed:.1f} s of the run (warm-up included)"
+    details["explanation"] = explanation
     return CheckResult("speed.training", "speed", v.verdict != "slower", v.ratio, v.limit,
                        f"{head}: {tail}", model, "error",
                        SpeedDetails.from_json(details, strict=True))  # fmt: skip
