@@ -80,8 +80,8 @@ def test_rejected_digits_report_shows_why(rejected):
     assert [r["data-check"] for r in rows][:2] == ["accuracy.min", "regression.per_class"]
     assert len(rows) == len(data.checks) == 5
     assert section_ids(page) == [
-        "notes", "checks", "accuracy", "class-recall", "confusion", "flips", "curves", "speed",
-        "history",
+        "notes", "checks", "accuracy", "class-recall", "confusion", "calibration", "flips",
+        "curves", "speed", "history",
     ]  # fmt: skip
     # Per-class recall, candidate against champion, from the regression check's rows.
     (recall,) = data.class_recall
@@ -168,10 +168,16 @@ def test_budget_digits_report(digits, mlp_probs, trained_mlp, benchmark, tmp_pat
 def test_sections_appear_only_with_their_data():
     ok = CheckResult("accuracy.min", "accuracy", True, 0.97, 0.9, "fine", model="m")
     data = report_data.build([ok], name="n")
-    assert data.verdict == "first version"  # accepted, nothing to compare with
+    assert data.verdict == "accepted" and not data.first_version  # a pytest run stores nothing
+    assert data.circumstances == ["no champion to compare with: absolute checks only"]
     page = render_html(data)
     assert section_ids(page) == ["checks", "accuracy"]
     assert "no champion to compare with" in page
+    # every section left out says why
+    assert {a.section for a in data.absent} == {
+        "class-recall", "calibration", "flips", "curves", "speed", "data", "drift", "history",
+    }  # fmt: skip
+    assert "no training curves for m: this run holds no training record of it" in page
 
     compared = CheckResult("regression.accuracy", "regression", True, 0.97, 0.96, "no drop",
                            model="m", details={"champion": "0003"})  # fmt: skip
@@ -189,7 +195,7 @@ def test_sections_appear_only_with_their_data():
     warn = CheckResult("data.balance", "data", False, 0.02, 0.05, "class 7 is rare",
                        severity="warning", details=DataDetails(expectations=[rare]))  # fmt: skip
     data = report_data.build([ok, warn])
-    assert data.verdict == "first version"  # a warning never blocks
+    assert data.verdict == "accepted"  # a warning never blocks
     assert [c.status for c in data.checks] == ["warning", "pass"]
     assert section_ids(render_html(data)) == ["checks", "accuracy", "data"]
     assert (data.data[0].split, data.data[0].unexpected_count, data.data[0].examples) == (
@@ -446,6 +452,7 @@ def test_junit_properties_and_a_session_report(pytester):
     assert props["test_passes"] == {
         "accuracy.demo.value": "0.97", "accuracy.demo.threshold": "0.9",
         "accuracy.demo.passed": "True", "accuracy.demo.status": "passed",
+        "accuracy.demo.message": "demo ok",
     }  # fmt: skip
     assert props["test_fails"]["accuracy.floor.value"] == "0.5"
     assert props["test_fails"]["accuracy.floor.passed"] == "False"

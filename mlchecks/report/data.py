@@ -50,6 +50,7 @@ import numpy as np
 
 from mlchecks.result import (
     AccuracyDetails,
+    CalibrationDetails,
     CheckResult,
     ClassRecallRow,
     ClassRegressionDetails,
@@ -83,7 +84,7 @@ __all__ = [
     "new_run_id",
 ]
 
-VERDICTS = ("accepted", "rejected", "first version")
+VERDICTS = ("accepted", "rejected")
 MAX_FLIPS = 48  # images shown; the total is always stated
 MAX_DETAILS_CHARS = 1500  # a check's raw details, shown folded, are cut beyond this
 MAX_EXAMPLES = 10
@@ -227,6 +228,44 @@ class History:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reliability:
+    """A reliability diagram: per equal-width confidence bin, the samples' mean confidence
+    (top-class probability) and their accuracy. A calibrated model's bars meet the diagonal."""
+
+    model: str
+    ece: float | None
+    n: int
+    bins: list[dict[str, Any]]  # lo, hi, count, confidence (mean), accuracy; count 0: None
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftPlot:
+    """One distribution ``data.drift`` compared: reference and current shares per bin.
+
+    ``edges`` are the bins' bounds of a per-sample statistic (``len(reference) + 1`` of them);
+    for the label distribution they are ``None`` and ``bins`` names the classes.
+    """
+
+    split: str
+    what: str
+    drifted: bool
+    psi: float | None
+    ks: float | None
+    edges: list[float] | None
+    bins: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Absent:
+    """A section the page does not show, and why (said on the page)."""
+
+    section: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ReportData:
     """Everything one report page shows. JSON-able (``dataclasses.asdict``).
 
@@ -235,8 +274,15 @@ class ReportData:
         name: the model lineage (``--name``).
         source: ``gate`` or ``pytest``.
         created: ISO 8601 time (UTC) the report was built.
-        verdict: ``accepted``, ``rejected`` or ``first version`` (accepted, and there was no
-            champion to compare with).
+        verdict: ``accepted`` or ``rejected``; what else is true of the run (a first version,
+            not promoted, no champion to compare with) is in ``circumstances``.
+        circumstances: short phrases shown after the verdict (``first version of lineage
+            digits``).
+        first_version: the run stored the first version of a lineage (an accepted gate that
+            promoted with no champion before). A pytest session or a ``--no-promote`` gate
+            stores nothing, so it is never a first version.
+        lineages: the registry lineages the run judged (a gate's), in order.
+        models: the models the run covers, in order.
         checks: every check, blocking failures first, then warnings, then the checks that
             could not be judged, then passes.
         skipped: sections left out because their details did not have the documented shape.
@@ -247,6 +293,10 @@ class ReportData:
     source: str
     created: str
     verdict: str
+    circumstances: list[str]
+    first_version: bool
+    lineages: list[str]
+    models: list[str]
     version: str | None
     champion_before: str | None
     champion_after: str | None
@@ -263,6 +313,9 @@ class ReportData:
     data: list[DataRow]
     history: list[History]
     skipped: list[str]
+    calibration: list[Reliability] = dataclasses.field(default_factory=list)
+    drift: list[DriftPlot] = dataclasses.field(default_factory=list)
+    absent: list[Absent] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[CheckRow]:
@@ -284,6 +337,9 @@ class ReportData:
             "source": self.source,
             "created": self.created,
             "verdict": self.verdict,
+            "first_version": self.first_version,
+            "circumstances": self.circumstances,
+            "lineages": self.lineages or [self.name],
             "version": self.version,
             "champion_before": self.champion_before,
             "dataset": self.dataset,
@@ -291,7 +347,8 @@ class ReportData:
             "failed": len(self.failed),
             "not_judged": len(self.not_judged),
             "failed_ids": [c.id for c in self.failed][:8],
-            "models": sorted({c.model for c in self.checks if c.model}),
+            "models": self.models,
+            "accuracy": {a.model: a.accuracy for a in self.accuracy},
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -330,6 +387,7 @@ def from_session(
     if checks is None:
         checks = decision.checks if decision is not None else list(session.checks)
     name = decision.name if decision is not None else session.settings.name
+    files = {s.name: str(s.origin or s.path) for s in session.settings.models if s.is_file}
     return build(
         checks,
         name=name,
@@ -339,6 +397,7 @@ def from_session(
         dataset=dataset,
         evaluations=evaluations,
         records=records,
+        model_files=files,
     )
 
 
@@ -358,6 +417,7 @@ def build(
     evaluations: Mapping[str, Evaluation] | None = None,
     records: Mapping[str, Any] | None = None,
     created: _dt.datetime | None = None,
+    model_files: Mapping[str, str] | None = None,
 ) -> ReportData:
     """Collect a report's data from check results and already computed figures.
 
@@ -373,6 +433,8 @@ def build(
         records: model name -> its :class:`~mlchecks.model.training.TrainingRecord`. Defaults
             to none.
         created: time of the run. Defaults to now.
+        model_files: model name -> the ``.keras`` file it was given as (it has no training
+            record, and the page says so). Defaults to none.
     """
     from mlchecks.run.gate import decide
 
@@ -382,21 +444,16 @@ def build(
     checks = list(checks)
     accepted = decision.accepted if decision is not None else decide(checks)
     champion_before = decision.champion_before if decision is not None else None
-    if decision is not None:
-        first = champion_before is None
-    else:  # a pytest session: first when no regression check had a champion to compare with
-        first = not any(
-            c.category == "regression" and c.judged and not isinstance(c.details, NoChampionDetails)
-            for c in checks
-        )
-    verdict = "rejected" if not accepted else ("first version" if first else "accepted")
+    verdict = "accepted" if accepted else "rejected"
+    first_lineages, circumstances, lineages = _circumstances(decision, checks, accepted)
     notes = list(decision.notes) if decision is not None else []
     if not checks:
         notes.append("no check ran: nothing was judged, so nothing is accepted")
 
     class_names = list(dataset.class_names) if dataset is not None else None
     skipped: list[str] = []
-    builder = _Sections(checks, dataset, evaluations, records, class_names, skipped)
+    builder = _Sections(checks, dataset, evaluations, records, class_names, skipped,
+                        dict(model_files or {}))  # fmt: skip
     env: dict[str, str] = {}
     for record in records.values():  # the first model's environment stands for the run
         recorded = getattr(record, "environment", None) or {}
@@ -405,12 +462,19 @@ def build(
     from mlchecks._version import __version__
 
     env["mlchecks"] = __version__
+    parts = {
+        field: builder.section(title, getattr(builder, field)) for field, title in SECTION_TITLES
+    }
     return ReportData(
         run_id=run_id or new_run_id(name, source, now),
         name=name,
         source=source,
         created=now.isoformat(timespec="seconds"),
         verdict=verdict,
+        circumstances=circumstances,
+        first_version=bool(first_lineages),
+        lineages=lineages,
+        models=builder.models(),
         version=decision.version if decision is not None else None,
         champion_before=champion_before,
         champion_after=decision.champion_after if decision is not None else None,
@@ -418,16 +482,64 @@ def build(
         dataset=dataset.describe() if dataset is not None else None,
         environment=env,
         checks=_check_rows(checks),
-        accuracy=builder.section("accuracy", builder.accuracy),
-        class_recall=builder.section("per-class recall", builder.class_recall),
-        confusion=builder.section("confusion matrix", builder.confusion),
-        flips=builder.section("negative flips", builder.flips),
-        curves=builder.section("training curves", builder.curves),
-        speed=builder.section("speed", builder.speed),
-        data=builder.section("data expectations", builder.data),
-        history=builder.section("version history", builder.history),
+        **parts,
         skipped=skipped + builder.notes + _unreadable_notes(checks),
+        absent=builder.absent(parts),
     )
+
+
+# Each optional section: the ReportData field, built by the _Sections method of that name, and
+# its title in notes. A new section is one more entry here, a field, a method, a reason in
+# _Sections.absent and a template under templates/sections/ (see mlchecks.report.html).
+SECTION_TITLES = (
+    ("accuracy", "accuracy"),
+    ("class_recall", "per-class recall"),
+    ("confusion", "confusion matrix"),
+    ("calibration", "reliability diagram"),
+    ("flips", "negative flips"),
+    ("curves", "training curves"),
+    ("speed", "speed"),
+    ("data", "data expectations"),
+    ("drift", "drift histograms"),
+    ("history", "version history"),
+)
+
+
+def _circumstances(
+    decision: GateDecision | None, checks: Sequence[CheckResult], accepted: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """(lineages whose first version this run stored, circumstances, lineages judged).
+
+    A first version is one the run stored: an accepted gate that promoted into a lineage with
+    no champion. A pytest session or a ``--no-promote`` gate stores nothing.
+    """
+    circumstances: list[str] = []
+    first: list[str] = []
+    lineages: list[str] = []
+    if decision is not None:
+        outcomes = list(decision.lineages)
+        if outcomes:
+            lineages = [o.name for o in outcomes]
+            first = [
+                o.name for o in outcomes if o.version is not None and o.champion_before is None
+            ]
+        elif decision.version is not None and decision.champion_before is None:
+            first = [decision.name]
+        circumstances += [f"first version of lineage {name}" for name in first]
+        if accepted and (
+            any(o.version is None and "not promoted" in o.note for o in outcomes)
+            or (not outcomes and decision.version is None and decision.champion_after is None
+                and decision.champion_before is None)
+        ):  # fmt: skip
+            circumstances.append("not promoted: judged only")
+    compared = any(
+        c.category == "regression" and c.judged and not isinstance(c.details, NoChampionDetails)
+        for c in checks
+    )
+    champion = decision is not None and decision.champion_before is not None
+    if first or (checks and not compared and not champion):
+        circumstances.append("no champion to compare with: absolute checks only")
+    return first, circumstances, lineages
 
 
 def _status(check: CheckResult) -> str:
@@ -522,7 +634,9 @@ class _Sections:
         records: dict[str, Any],
         class_names: list[str] | None,
         skipped: list[str],
+        model_files: dict[str, str] | None = None,
     ) -> None:
+        self.model_files = model_files or {}
         self.checks = checks
         self.dataset = dataset
         self.evaluations = evaluations
@@ -541,6 +655,115 @@ class _Sections:
     def _models(self) -> list[str]:
         names = [c.model for c in self.checks if c.model] + list(self.evaluations)
         return list(dict.fromkeys(names))
+
+    def models(self) -> list[str]:
+        """The models the run covers, in the order their checks ran."""
+        return self._models()
+
+    def _check(self, model: str | None, check_id: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.model == model and c.id == check_id), None)
+
+    def calibration(self) -> Iterable[Reliability]:
+        for model in self._models():
+            ev = self.evaluations.get(model)
+            if ev is None or not ev.n or not ev.is_simplex:
+                continue
+            check = self._check(model, "accuracy.ece")
+            d = check.details if check is not None else None
+            bins = d.bins if isinstance(d, CalibrationDetails) and d.bins else RELIABILITY_BINS
+            yield Reliability(model, _num(check.value) if check else _num(ev.ece(bins)), ev.n,
+                              reliability_bins(ev, bins))  # fmt: skip
+
+    def drift(self) -> Iterable[DriftPlot]:
+        for c in self.checks:
+            d = c.details
+            if c.id != "data.drift" or not isinstance(d, DriftDetails):
+                continue
+            k = len(self.class_names or [])
+            for row in sorted(d.comparisons or (), key=lambda r: not r.drifted):
+                hist = row.extra.get("histogram")
+                if not isinstance(hist, Mapping):
+                    continue
+                reference, current = _floats(hist["reference"]), _floats(hist["current"])
+                edges: list[float] | None = None
+                if hist.get("edges") is not None:
+                    raw = _floats(hist["edges"])
+                    if any(e is None for e in raw):
+                        raise ValueError(f"drift histogram of {row.what} has a non-finite edge")
+                    edges = [float(e) for e in raw if e is not None]
+                if edges is not None and len(edges) != len(reference) + 1:
+                    raise ValueError(f"drift histogram of {row.what} has {len(edges)} edges "
+                                     f"for {len(reference)} bins")  # fmt: skip
+                if len(current) != len(reference):
+                    raise ValueError(f"drift histograms of {row.what} differ in length")
+                bins = [] if edges is not None else self._names(max(k, len(reference)))
+                yield DriftPlot(
+                    row.split, row.what or str(row.stat), bool(row.drifted), _num(row.psi),
+                    _num(row.ks), edges, bins[: len(reference)],
+                    [v or 0.0 for v in reference], [v or 0.0 for v in current],
+                )  # fmt: skip
+
+    def absent(self, parts: Mapping[str, list[Any]]) -> list[Absent]:
+        """Why each section the page leaves out is not there (one line each)."""
+        out: list[Absent] = []
+        models = self._models()
+        ran = {c.id for c in self.checks}
+        if not parts["accuracy"]:
+            out.append(Absent("accuracy", "no accuracy: no accuracy.min check ran and this run "
+                                          "evaluated no model"))  # fmt: skip
+        if not parts["class_recall"] and not parts["confusion"]:
+            out.append(
+                Absent(
+                    "class-recall",
+                    "no per-class recall or confusion matrix: no "
+                    "accuracy.class_recall check ran and this run evaluated no model",
+                )
+            )
+        shown = {r.model for r in parts["calibration"]}
+        for model in models:
+            if model in shown:
+                continue
+            ev = self.evaluations.get(model)
+            why = ("its outputs are not probabilities" if ev is not None and ev.n
+                   else "this run holds none of its predictions (a report built from checks "
+                        "alone)")  # fmt: skip
+            out.append(Absent("calibration", f"no reliability diagram for {model}: {why}"))
+        if not parts["flips"]:
+            flip = [c for c in self.checks if c.id == "regression.flip_rate"]
+            if not flip:
+                why = "no regression.flip_rate check ran"
+            elif all(isinstance(c.details, NoChampionDetails) for c in flip):
+                why = "no champion to compare with"
+            else:
+                why = "the candidate gets right every holdout sample the champion got right"
+            out.append(Absent("flips", f"no negative flips: {why}"))
+        trained = {c.model for c in parts["curves"]}
+        for model in models:
+            if model in trained:
+                continue
+            if model in self.model_files:
+                why = f"the candidate was given as a .keras file ({self.model_files[model]})"
+            else:
+                why = "this run holds no training record of it (mlchecks did not train it here)"
+            out.append(Absent("curves", f"no training curves for {model}: {why}"))
+        if not parts["speed"]:
+            out.append(Absent("speed", "no speed: no speed check ran"))
+        if not parts["data"]:
+            out.append(Absent("data", "no data expectations: no data check ran"))
+        if not parts["drift"]:
+            why = ("no data.drift check ran" if "data.drift" not in ran
+                   else "the data.drift check stored no histograms (not measurable, or "
+                        "recorded by an older mlchecks)")  # fmt: skip
+            out.append(Absent("drift", f"no drift histograms: {why}"))
+        if not parts["history"]:
+            out.append(
+                Absent(
+                    "history",
+                    "no version history: no regression.forgetting check "
+                    "compared the candidate with earlier versions",
+                )
+            )
+        return out
 
     def _find(self, model: str | None, check_id: str, kind: type[D]) -> tuple[CheckResult, D]:
         """The check ``check_id`` of ``model`` and its details, when they are a ``kind``."""
@@ -744,6 +967,26 @@ class _Sections:
             table = [_holdout_row(r) for r in d.holdouts or ()]
             if matrix or table:
                 yield History(c.model, holdouts, matrix, rows, table)
+
+
+RELIABILITY_BINS = 15  # as Evaluation.ece, when the accuracy.ece check does not say
+
+
+def reliability_bins(evaluation: Evaluation, bins: int) -> list[dict[str, Any]]:
+    """Equal-width bins of top-class confidence, as :meth:`Evaluation.ece` draws them."""
+    conf = evaluation.probs.max(axis=1)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = index == b
+        count = int(mask.sum())
+        out.append({
+            "lo": float(edges[b]), "hi": float(edges[b + 1]), "count": count,
+            "confidence": float(conf[mask].mean()) if count else None,
+            "accuracy": float(evaluation.correct[mask].mean()) if count else None,
+        })  # fmt: skip
+    return out
 
 
 SPEED_UNITS = {

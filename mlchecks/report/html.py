@@ -63,7 +63,10 @@ def _environment() -> jinja2.Environment:
         line_chart=line_chart,
         heatmap=heatmap,
         interval_chart=interval_chart,
+        reliability_chart=reliability_chart,
+        histogram_chart=histogram_chart,
         split_series=split_series,
+        curve_charts=curve_charts,
         matrix_cells=matrix_cells,
         matrix_series=matrix_series,
         colors=COLORS,
@@ -71,17 +74,78 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """One optional section of the run's page: its anchor, its ReportData field (the section
+    shows when that list is not empty), its table-of-contents title, its template under
+    ``templates/sections/``. A new section (e.g. an accuracy matrix of class-incremental
+    versions) is one entry here plus its field and builder in :mod:`mlchecks.report.data`."""
+
+    id: str
+    field: str
+    title: str
+
+    @property
+    def template(self) -> str:
+        return f"sections/{self.field}.html.jinja2"
+
+
+SECTIONS = (
+    Section("accuracy", "accuracy", "accuracy"),
+    Section("class-recall", "class_recall", "per-class recall"),
+    Section("confusion", "confusion", "confusion"),
+    Section("calibration", "calibration", "calibration"),
+    Section("flips", "flips", "negative flips"),
+    Section("curves", "curves", "training"),
+    Section("speed", "speed", "speed"),
+    Section("data", "data", "data"),
+    Section("drift", "drift", "drift"),
+    Section("history", "history", "history"),
+)
+
+
 def render_html(data: ReportData) -> str:
     """The run's page as one HTML string."""
     template = _environment().get_template("report.html.jinja2")
-    return template.render(r=data, css=_css())
+    shown = [s for s in SECTIONS if getattr(data, s.field)]
+    return template.render(r=data, css=_css(), sections=shown)
 
 
 def render_index(entries: Sequence[dict[str, Any]], total: int | None = None) -> str:
-    """The history page: one row per run (``summary.json`` contents), newest first."""
+    """The history page: one row per run (``summary.json`` contents), newest first; a lineage
+    filter (radio buttons and CSS: the page runs no script) and each lineage's accuracy trend."""
     template = _environment().get_template("index.html.jinja2")
-    return template.render(runs=list(entries), total=len(entries) if total is None else total,
+    runs = [_index_row(e) for e in entries]
+    lineages = sorted({name for run in runs for name in run["lineages"]})
+    for run in runs:
+        run["lineage_classes"] = " ".join(f"lin-{lineages.index(n)}" for n in run["lineages"])
+    trends = [(i, name, trend_chart(name, [r for r in runs if name in r["lineages"]]))
+              for i, name in enumerate(lineages)]  # fmt: skip
+    return template.render(runs=runs, total=len(entries) if total is None else total,
+                           lineages=lineages, trends=[t for t in trends if t[2].items],
                            css=_css())  # fmt: skip
+
+
+def _index_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """A run summary as the history page shows it; summaries of older versions included."""
+    run = dict(entry)
+    verdict = str(run.get("verdict", "?"))
+    if verdict == "first version":  # written so before the verdict came first
+        verdict, run["first_version"] = "accepted", True
+    run["verdict"] = verdict
+    run["first_version"] = bool(run.get("first_version"))
+    lineages = run.get("lineages")
+    if not isinstance(lineages, list) or not lineages:
+        lineages = [run.get("name", "")]
+    run["lineages"] = [str(n) for n in lineages]
+    accuracy = run.get("accuracy")
+    accuracy = accuracy if isinstance(accuracy, dict) else {}
+    run["accuracy"] = {str(k): v for k, v in accuracy.items() if _finite(v) is not None}
+    failed = run.get("failed_ids")
+    run["failed_ids"] = [str(f) for f in failed] if isinstance(failed, list) else []
+    models = run.get("models")
+    run["models"] = [str(m) for m in models] if isinstance(models, list) else []
+    return run
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,15 +241,60 @@ def _short(text: Any, limit: int = 14) -> str:
 
 # --- chart geometry (numbers only; the template draws and escapes) ---------------------------
 
+CHAR_W = 6.4  # px per character of the charts' 11px system font, a little generous
+
 
 @dataclasses.dataclass(frozen=True)
 class Chart:
+    """An SVG chart's geometry. ``frame`` is the plot area (left, right, top, bottom);
+    ``titles`` the axis titles (x, y, text, and ``rotate`` for the y axis)."""
+
     width: float
     height: float
     items: list[dict[str, Any]]
     ticks: list[dict[str, Any]]
     labels: list[dict[str, Any]]
     legend: list[dict[str, Any]]
+    titles: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    frame: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def nice_scale(
+    lo: float, hi: float, target: int = 5, clamp: tuple[float, float] | None = None
+) -> tuple[float, float, float, list[float]]:
+    """An axis from ``lo`` to ``hi`` with round ticks: ``(lo, hi, step, tick values)``.
+
+    The step is 1, 2 or 5 times a power of ten, giving about ``target`` intervals; the ends
+    are multiples of the step that enclose the data, kept inside ``clamp`` (e.g. ``(0, 1)``
+    for a fraction).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi - lo < 1e-12:
+        pad = abs(hi) * 0.05 or 0.5
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / max(target, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    start = math.floor(lo / step + 1e-9) * step
+    stop = math.ceil(hi / step - 1e-9) * step
+    if clamp is not None:
+        start, stop = max(clamp[0], start), min(clamp[1], stop)
+    count = round((stop - start) / step)
+    digits = max(0, -math.floor(math.log10(step) + 1e-9))
+    start, stop = round(start, digits + 2), round(stop, digits + 2)
+    values = [round(start + i * step, digits + 2) for i in range(count + 1)]
+    return start, stop, step, values
+
+
+def _tick_text(value: float, step: float) -> str:
+    digits = max(0, -math.floor(math.log10(step) + 1e-9))
+    text = f"{value:.{digits}f}"
+    return "0" if text.strip("-0.") == "" else text
+
+
+def _text_width(text: str) -> float:
+    return len(text) * CHAR_W
 
 
 def matrix_cells(matrix: Sequence[Sequence[float | None]]) -> list[list[tuple[Any, str]]]:
@@ -229,13 +338,51 @@ def split_series(series: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return losses, {k: v for k, v in series.items() if k not in losses}
 
 
-def _y_ticks(lo: float, hi: float, top: float, bottom: float, n: int = 4) -> list[dict[str, Any]]:
-    ticks = []
-    for i in range(n + 1):
-        value = lo + (hi - lo) * i / n
-        y = bottom - (bottom - top) * i / n
-        ticks.append({"y": round(y, 1), "text": _fmt_num(value, 3)})
-    return ticks
+def curve_charts(model: str, series: dict[str, Any]) -> list[tuple[Chart, str]]:
+    """A training record's charts with their labels: losses, then the other metrics."""
+    losses, others = split_series(series)
+    out = []
+    if losses:
+        out.append((line_chart(losses, y_title="loss"), f"{model}: loss per epoch"))
+    if others:
+        what = "accuracy" if any("acc" in k for k in others) else "metric"
+        out.append(
+            (
+                line_chart(others, y_title=what),
+                f"{model}: {'accuracy' if what == 'accuracy' else 'metrics'} per epoch",
+            )
+        )
+    return out
+
+
+def _fraction_clamp(values: Sequence[float]) -> tuple[float, float] | None:
+    """``(0, 1)`` when every value is a fraction (accuracy, recall): ticks never pass 1."""
+    return (0.0, 1.0) if values and all(0.0 <= v <= 1.0 for v in values) else None
+
+
+def _y_axis(lo: float, hi: float, top: float, bottom: float, left: float, right: float,
+            clamp: tuple[float, float] | None) -> tuple[Any, list[dict[str, Any]]]:  # fmt: skip
+    start, stop, step, values = nice_scale(lo, hi, 5, clamp)
+
+    def py(v: float) -> float:
+        return bottom - (bottom - top) * (v - start) / ((stop - start) or 1.0)
+
+    ticks = [{"y": round(py(v), 1), "x": left - 4, "x1": left, "x2": right,
+              "text": _tick_text(v, step)} for v in values]  # fmt: skip
+    return py, ticks
+
+
+def _titles(
+    frame: dict[str, float], x_title: str, y_title: str, height: float
+) -> list[dict[str, Any]]:
+    out = []
+    if x_title:
+        out.append({"x": round((frame["left"] + frame["right"]) / 2, 1), "y": height - 6,
+                    "text": x_title, "rotate": False})  # fmt: skip
+    if y_title:
+        out.append({"x": 12, "y": round((frame["top"] + frame["bottom"]) / 2, 1),
+                    "text": y_title, "rotate": True})  # fmt: skip
+    return out
 
 
 def bar_chart(
@@ -246,8 +393,11 @@ def bar_chart(
     """Grouped bars of per-class fractions (recall), candidate beside champion."""
     k = max(len(names), 1)
     group = max(26.0, min(64.0, 720.0 / k))
-    left, top, plot_h, bottom_pad = 40.0, 10.0, 170.0, 40.0
+    left, top, plot_h = 56.0, 10.0, 170.0
     bottom = top + plot_h
+    width = left + k * group + 10
+    height = bottom + 44
+    py, ticks = _y_axis(0.0, 1.0, top, bottom, left, width - 10, (0.0, 1.0))
     series = [("candidate", candidate)] + ([("champion", champion)] if champion else [])
     bar = group * (0.7 / len(series))
     items, labels = [], []
@@ -255,7 +405,7 @@ def bar_chart(
         x0 = left + i * group + group * 0.15
         for j, (kind, values) in enumerate(series):
             value = values[i] if i < len(values) else None
-            h = 0.0 if value is None else max(0.0, min(1.0, value)) * plot_h
+            h = 0.0 if value is None else bottom - py(max(0.0, min(1.0, value)))
             worse = (
                 kind == "candidate" and champion is not None and value is not None
                 and champion[i] is not None and champion[i] - value > RECALL_DROP_MARK  # type: ignore[operator]
@@ -265,61 +415,94 @@ def bar_chart(
                 "x": round(x0 + j * bar, 1), "y": round(bottom - h, 1), "w": round(bar - 1, 1),
                 "h": round(h, 1), "kind": kind, "worse": worse, "value": value, "name": name,
             })  # fmt: skip
-        labels.append({"x": round(left + i * group + group / 2, 1), "y": bottom + 14, "text": name})
+        limit = max(2, int(group / CHAR_W))
+        labels.append({"x": round(left + i * group + group / 2, 1), "y": bottom + 14,
+                       "text": _short(name, limit), "full": name})  # fmt: skip
     legend = [{"text": kind, "kind": kind} for kind, _ in series]
-    return Chart(left + k * group + 10, bottom + bottom_pad, items,
-                 _y_ticks(0.0, 1.0, top, bottom), labels, legend)  # fmt: skip
+    frame = {"left": left, "right": width - 10, "top": top, "bottom": bottom}
+    return Chart(width, height, items, ticks, labels, legend,
+                 _titles(frame, "class", "recall", height), frame)  # fmt: skip
 
 
 def line_chart(
     series: dict[str, Sequence[float | None]],
     x_labels: Sequence[str] | None = None,
     width: float = 440.0,
-    height: float = 210.0,
+    height: float = 230.0,
+    x_title: str = "epoch",
+    y_title: str = "",
+    bad: Sequence[bool] | None = None,
 ) -> Chart:
-    """Lines over a shared x axis (epochs or versions); y range fitted to the data."""
-    left, right, top, bottom = 48.0, 12.0, 10.0, height - 30.0
+    """Lines over a shared x axis (epochs, versions, runs); round y ticks fitted to the data,
+    kept within [0, 1] when every value is a fraction. ``bad`` marks points (rejected runs)."""
     values = [v for vs in series.values() for v in vs if v is not None]
     n = max((len(vs) for vs in series.values()), default=0)
     if not values or n == 0:
         return Chart(width, height, [], [], [], [])
-    lo, hi = min(values), max(values)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad = (hi - lo) * 0.05
-    lo, hi = lo - pad, hi + pad
+    texts = [_short(x_labels[i] if x_labels is not None and i < len(x_labels) else str(i + 1), 12)
+             for i in range(n)]  # fmt: skip
+    step = max(1, math.ceil(n / 10))
+    shown = list(range(0, n, step))
+    # room for the first and last x label, centred on their points
+    left = max(56.0, _text_width(texts[0]) / 2 + 4)
+    right = max(14.0, _text_width(texts[shown[-1]]) / 2 + 4) if n > 1 else 14.0
+    top, bottom = 10.0, height - 44.0
+    py, ticks = _y_axis(min(values), max(values), top, bottom, left, width - right,
+                        _fraction_clamp(values))  # fmt: skip
     span_x = max(n - 1, 1)
 
     def px(i: int) -> float:
         return left + (width - left - right) * (i / span_x if n > 1 else 0.5)
 
-    def py(v: float) -> float:
-        return bottom - (bottom - top) * (v - lo) / (hi - lo)
-
     items = []
     for j, (name, vs) in enumerate(series.items()):
-        pts = [(px(i), py(v)) for i, v in enumerate(vs) if v is not None]
-        dots = [{"x": round(x, 1), "y": round(y, 1)} for x, y in pts] if len(pts) <= 12 else []
+        pts = [(i, px(i), py(v)) for i, v in enumerate(vs) if v is not None]
+        marked = bad is not None or len(pts) <= 12
+        dots = [{"x": round(x, 1), "y": round(y, 1),
+                 "bad": bool(bad[i]) if bad is not None and i < len(bad) else False}
+                for i, x, y in pts] if marked else []  # fmt: skip
         items.append({
             "name": name, "color": COLORS[j % len(COLORS)], "dashed": name.startswith("val_"),
-            "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
+            "points": " ".join(f"{x:.1f},{y:.1f}" for _, x, y in pts),
             "dots": dots,
             "last": vs[-1] if vs else None,
         })  # fmt: skip
-    labels = []
-    step = max(1, math.ceil(n / 10))
-    for i in range(0, n, step):
-        text = x_labels[i] if x_labels is not None and i < len(x_labels) else str(i + 1)
-        labels.append({"x": round(px(i), 1), "y": bottom + 16, "text": text})
+    labels = [{"x": round(px(i), 1), "y": bottom + 16, "text": texts[i],
+               "full": x_labels[i] if x_labels is not None and i < len(x_labels) else texts[i]}
+              for i in shown]  # fmt: skip
     legend = [{"text": it["name"], "color": it["color"], "dashed": it["dashed"]} for it in items]
-    return Chart(width, height, items, _y_ticks(lo, hi, top, bottom), labels, legend)
+    frame = {"left": left, "right": width - right, "top": top, "bottom": bottom}
+    return Chart(width, height, items, ticks, labels, legend,
+                 _titles(frame, x_title, y_title, height), frame)  # fmt: skip
+
+
+def trend_chart(lineage: str, runs: Sequence[dict[str, Any]], limit: int = 40) -> Chart:
+    """Accuracy of each model across a lineage's runs, oldest first (history page)."""
+    runs = [r for r in reversed(runs) if r["accuracy"]][-limit:]
+    models = list(dict.fromkeys(m for r in runs for m in r["accuracy"]))
+    series: dict[str, Sequence[float | None]] = {
+        m: [_finite(r["accuracy"].get(m)) for r in runs] for m in models
+    }
+    labels = [str(r.get("version") or ("rejected" if r["verdict"] == "rejected" else
+                                       "pytest" if r.get("source") == "pytest" else "not stored"))
+              for r in runs]  # fmt: skip
+    bad = [r["verdict"] == "rejected" for r in runs]
+    return line_chart(series, labels, width=520.0, x_title="runs, oldest first",
+                      y_title="accuracy", bad=bad)  # fmt: skip
+
+
+def _finite(value: Any) -> float | None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if number and math.isfinite(value) else None
 
 
 def heatmap(names: Sequence[str], matrix: Sequence[Sequence[int]]) -> Chart:
     """Confusion matrix cells shaded by row share: diagonal blue, mistakes red."""
     k = len(matrix)
     cell = max(12.0, min(40.0, 440.0 / max(k, 1)))
-    left, top = 70.0, 24.0
+    short = [_short(n, 9) for n in names]
+    left = 30.0 + max((_text_width(n) for n in short), default=0.0)
+    top = 44.0
     items = []
     show_text = k <= 20
     for i, row in enumerate(matrix):
@@ -334,24 +517,29 @@ def heatmap(names: Sequence[str], matrix: Sequence[Sequence[int]]) -> Chart:
                 "true": names[i] if i < len(names) else str(i),
                 "pred": names[j] if j < len(names) else str(j),
             })  # fmt: skip
-    labels = [{"x": left - 6, "y": round(top + (i + 0.5) * cell + 4, 1), "text": n, "axis": "row"}
-              for i, n in enumerate(names)]  # fmt: skip
-    labels += [{"x": round(left + (j + 0.5) * cell, 1), "y": top - 8, "text": n, "axis": "col"}
-               for j, n in enumerate(names)]  # fmt: skip
-    return Chart(left + k * cell + 10, top + k * cell + 10, items, [], labels,
-                 [{"cell": cell, "left": left, "top": top, "k": k}])  # fmt: skip
+    labels = [{"x": left - 6, "y": round(top + (i + 0.5) * cell + 4, 1), "text": short[i],
+               "full": n, "axis": "row"} for i, n in enumerate(names)]  # fmt: skip
+    labels += [{"x": round(left + (j + 0.5) * cell, 1), "y": top - 8, "text": short[j],
+                "full": n, "axis": "col"} for j, n in enumerate(names)]  # fmt: skip
+    width = max(left + k * cell + 10, left + _text_width("predicted class") + 10)
+    height = top + k * cell + 10
+    titles = [
+        {"x": round(left + k * cell / 2, 1), "y": 14, "text": "predicted class", "rotate": False},
+        {"x": 12, "y": round(top + k * cell / 2, 1), "text": "true class", "rotate": True},
+    ]
+    return Chart(width, height, items, [], labels,
+                 [{"cell": cell, "left": left, "top": top, "k": k}], titles)  # fmt: skip
 
 
 def interval_chart(rows: Sequence[Any]) -> Chart:
     """Accuracy per model: point, confidence interval and threshold on one zoomed axis."""
     lows = [v for r in rows for v in (r.lower, r.accuracy, r.threshold) if v is not None]
-    lo = max(0.0, math.floor((min(lows, default=0.0) - 0.02) * 20) / 20)
-    hi = 1.0
+    lo, hi, step, values = nice_scale(min(lows, default=0.0) - 0.01, 1.0, 5, (0.0, 1.0))
     left, right, width = 150.0, 20.0, 640.0
     row_h = 30.0
 
     def px(v: float) -> float:
-        return left + (width - left - right) * (v - lo) / (hi - lo)
+        return left + (width - left - right) * (v - lo) / ((hi - lo) or 1.0)
 
     items = []
     for i, r in enumerate(rows):
@@ -364,8 +552,99 @@ def interval_chart(rows: Sequence[Any]) -> Chart:
             "passed": r.passed,
         })  # fmt: skip
     bottom = 20 + len(rows) * row_h
-    ticks = []
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
-        ticks.append({"x": round(px(v), 1), "text": _fmt_num(v, 3), "y": bottom})
-    return Chart(width, bottom + 20, items, ticks, [], [])
+    ticks = [{"x": round(px(v), 1), "text": _tick_text(v, step), "y": bottom} for v in values]
+    height = bottom + 38
+    frame = {"left": left, "right": width - right, "top": 6.0, "bottom": bottom}
+    return Chart(width, height, items, ticks, [], [],
+                 _titles(frame, "accuracy on the test split", "", height), frame)  # fmt: skip
+
+
+def reliability_chart(bins: Sequence[dict[str, Any]], size: float = 240.0) -> Chart:
+    """Reliability diagram: accuracy per confidence bin against the diagonal (calibrated)."""
+    left, top = 56.0, 10.0
+    right, bottom = left + size, top + size
+    width, height = right + 16, bottom + 44
+
+    def px(v: float) -> float:
+        return left + size * v
+
+    def py(v: float) -> float:
+        return bottom - size * v
+
+    items = []
+    for b in bins:
+        if not b["count"] or b["accuracy"] is None:
+            continue
+        x0, x1 = px(b["lo"]), px(b["hi"])
+        items.append({
+            "x": round(x0 + 0.5, 1), "w": round(max(x1 - x0 - 1, 1), 1),
+            "y": round(py(b["accuracy"]), 1), "h": round(size * b["accuracy"], 1),
+            "cy": round(py(b["confidence"]), 1), **b,
+        })  # fmt: skip
+    _, _, step, values = nice_scale(0.0, 1.0, 5)
+    ticks = [{"y": round(py(v), 1), "x": round(px(v), 1), "text": _tick_text(v, step)}
+             for v in values]  # fmt: skip
+    frame = {"left": left, "right": right, "top": top, "bottom": bottom}
+    return Chart(
+        width,
+        height,
+        items,
+        ticks,
+        [],
+        [],
+        _titles(frame, "confidence (top-class probability)", "accuracy", height),
+        frame,
+    )
+
+
+def _bin_name(plot: Any, i: int) -> str:
+    if plot.edges is None:
+        return str(plot.bins[i]) if i < len(plot.bins) else str(i)
+    return f"{_fmt_num(plot.edges[i], 3)} to {_fmt_num(plot.edges[i + 1], 3)}"
+
+
+def histogram_chart(plot: Any, width: float = 330.0, height: float = 210.0) -> Chart:
+    """Reference and current shares per bin, overlaid (a drift comparison)."""
+    left, right, top = 56.0, width - 16.0, 10.0
+    bottom = height - 44.0
+    k = max(len(plot.reference), 1)
+    peak = max([*plot.reference, *plot.current, 0.0])
+    py, ticks = _y_axis(0.0, peak or 1.0, top, bottom, left, right, (0.0, 1.0))
+    slot = (right - left) / k
+    items = []
+    for i, (ref, cur) in enumerate(zip(plot.reference, plot.current, strict=False)):
+        x = left + i * slot
+        items.append({"x": round(x + 0.5, 1), "w": round(max(slot - 1, 1), 1),
+                      "ry": round(py(ref), 1), "rh": round(bottom - py(ref), 1),
+                      "cy": round(py(cur), 1), "ch": round(bottom - py(cur), 1),
+                      "ref": ref, "cur": cur,
+                      "bin": _bin_name(plot, i)})  # fmt: skip
+    labels = []
+    if plot.edges is not None:
+        lo, hi = plot.edges[0], plot.edges[-1]
+        _, _, step, values = nice_scale(lo, hi, 4)
+        for v in values:
+            if lo - 1e-12 <= v <= hi + 1e-12:
+                x = left + (right - left) * (v - lo) / ((hi - lo) or 1.0)
+                labels.append({"x": round(x, 1), "y": bottom + 16, "text": _tick_text(v, step),
+                               "full": str(v)})  # fmt: skip
+    else:
+        every = max(1, math.ceil(k * CHAR_W * 3 / (right - left)))
+        for i in range(0, k, every):
+            name = plot.bins[i] if i < len(plot.bins) else str(i)
+            labels.append({"x": round(left + (i + 0.5) * slot, 1), "y": bottom + 16,
+                           "text": _short(name, max(2, int(slot * every / CHAR_W))),
+                           "full": name})  # fmt: skip
+    frame = {"left": left, "right": right, "top": top, "bottom": bottom}
+    what = plot.what.removeprefix("per-sample ")
+    x_title = "class" if plot.edges is None else f"{what} of each sample's values"
+    return Chart(
+        width,
+        height,
+        items,
+        ticks,
+        labels,
+        [],
+        _titles(frame, _short(x_title, 44), "share of samples", height),
+        frame,
+    )

@@ -68,7 +68,7 @@ def test_killed_report_writes_keep_the_history_page(tmp_path, point):
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (reports / "index.html").read_bytes() == before  # not one byte of the new index
     assert candidates.index_runs(reports / "index.html") == {
-        "20260101-000000-gate-tiny-000001": "first version"
+        "20260101-000000-gate-tiny-000001": "accepted"
     }
     _visible_files_are_whole(reports)
     new_run = reports / "20260101-000001-gate-tiny-000002"
@@ -100,7 +100,7 @@ def test_gate_killed_while_writing_its_report(tmp_path, request, digits):
     assert code == -signal.SIGKILL, out[-2000:] + err[-3000:]
     assert (folder / "reports" / "index.html").read_bytes() == index
     assert candidates.index_runs(folder / "reports" / "index.html") == {
-        "20260101-000000-gate-tiny-000001": "first version"
+        "20260101-000000-gate-tiny-000001": "accepted"
     }
     _visible_files_are_whole(folder / "reports")
     # the killed gate's own page was complete before the index was touched: rejected by the lint

@@ -266,4 +266,4 @@ def test_a_same_run_ab_speed_check_shows_its_ratio_and_both_rates():
     assert (row.samples_per_s, row.champion_samples_per_s) == (2500.0, 2480.0)
     assert (row.fraction_of_peak, row.champion_fraction_of_peak) == (0.012, 0.011)
     speed = section(render_html(report_data.build([check])), "speed")
-    assert '<td class="num">1 x champion&#39;s s/step</td>' in speed and DASH not in speed
+    assert '<td class="num value">1 x champion&#39;s s/step</td>' in speed and DASH not in speed
