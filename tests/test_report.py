@@ -429,10 +429,12 @@ CHECKS_TEST = """
 from mlchecks.result import CheckResult
 
 def test_passes(mlchecks_record_check):
-    mlchecks_record_check(CheckResult("accuracy.demo", "accuracy", True, 0.97, 0.9, "demo ok", model="m"))
+    mlchecks_record_check(
+        CheckResult("accuracy.demo", "accuracy", True, 0.97, 0.9, "demo ok", model="m"))
 
 def test_fails(mlchecks_record_check):
-    mlchecks_record_check(CheckResult("accuracy.floor", "accuracy", False, 0.5, 0.9, "too low", model="m"))
+    mlchecks_record_check(
+        CheckResult("accuracy.floor", "accuracy", False, 0.5, 0.9, "too low", model="m"))
 
 def test_plain():
     assert True
@@ -499,3 +501,72 @@ def test_xdist_workers_hand_their_checks_to_the_controller(pytester):
     assert len(pages) == 1  # the controller's; workers write none
     text = pages[0].read_text()
     assert 'data-check="accuracy.demo"' in text and 'data-check="accuracy.floor"' in text
+
+
+# --- verdict, charts and drift (issue 15, items 16-19) ----------------------------------------
+
+
+def test_a_first_version_is_a_gate_that_stored_one():
+    from mlchecks.report.html import _index_row
+    from mlchecks.run.promote import LineageOutcome
+
+    ok = CheckResult("accuracy.min", "accuracy", True, 0.97, 0.9, "fine", model="mlp")
+
+    def gate(outcome: LineageOutcome) -> report_data.ReportData:
+        decision = GateDecision(accepted=True, name="digits", checks=(ok,), version=outcome.version,
+                                champion_before=None, champion_after=outcome.champion_after,
+                                lineages=(outcome,))  # fmt: skip
+        return report_data.build([ok], name="digits", decision=decision)
+
+    stored = gate(LineageOutcome("digits", "mlp", None, "0001", "0001"))
+    assert (stored.verdict, stored.first_version) == ("accepted", True)
+    assert stored.circumstances[0] == "first version of lineage digits"
+    judged = gate(LineageOutcome("digits", "mlp", None, None, None,
+                                 "accepted; not promoted (--no-promote)"))  # fmt: skip
+    assert (judged.verdict, judged.first_version) == ("accepted", False)
+    assert "not promoted: judged only" in judged.circumstances
+    session = report_data.build([ok], name="digits", source="pytest")
+    assert (session.verdict, session.first_version) == ("accepted", False)
+    assert session.summary()["first_version"] is False
+    # a summary written before the verdict came first still reads right
+    old = _index_row({"run_id": "r", "verdict": "first version", "name": "digits"})
+    assert (old["verdict"], old["first_version"], old["lineages"]) == ("accepted", True, ["digits"])
+
+
+def test_axes_have_round_ticks_and_fractions_stay_within_one():
+    from mlchecks.report.html import line_chart, nice_scale
+
+    assert nice_scale(0.85, 0.99, 5, (0.0, 1.0))[3] == [0.85, 0.9, 0.95, 1.0]
+    assert nice_scale(0.02, 2.1, 5)[3] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    chart = line_chart({"accuracy": [0.7, 0.9, 0.998, 1.0]}, y_title="accuracy")
+    ticks = [float(t["text"]) for t in chart.ticks]
+    assert ticks == [0.7, 0.8, 0.9, 1.0]  # not 1.025 (the padding above 1 before)
+    assert [t["text"] for t in chart.titles] == ["epoch", "accuracy"]
+    # the last x label is centred on its point, with room for it inside the chart
+    wide = line_chart({"h": [0.9, 0.8]}, ["0001", "candidate"])
+    last = wide.labels[-1]
+    assert last["x"] + len("candidate") * 6.4 / 2 <= wide.width
+
+
+def test_drift_histograms_come_from_the_stored_sketches(digits):
+    from mlchecks.data import profile as pf
+
+    brighter = digits.replace(x_test=np.clip(digits.x_test + 0.3, 0, 1),
+                              x_train=np.clip(digits.x_train + 0.3, 0, 1))  # fmt: skip
+    check = pf.drift(pf.profile(digits), pf.profile(brighter))
+    stored = report_data.checks_from_json([json.loads(json.dumps(check.to_json()))])
+    data = report_data.build(stored, dataset=digits)
+    plots = {(p.split, p.what): p for p in data.drift}
+    assert len(plots) == 10  # 2 splits x (4 statistics + labels)
+    mean = plots["test", "per-sample mean"]
+    assert mean.drifted and len(mean.edges) == len(mean.reference) + 1 == pf.HISTOGRAM_BINS + 1
+    assert sum(mean.reference) == pytest.approx(1, abs=1e-3)
+    assert sum(mean.current) == pytest.approx(1, abs=1e-3)
+    centres = (np.asarray(mean.edges[:-1]) + np.asarray(mean.edges[1:])) / 2
+    assert centres @ mean.current - centres @ mean.reference == pytest.approx(0.3, abs=0.05)
+    labels = plots["test", "label distribution"]
+    assert labels.edges is None and labels.bins == list(digits.class_names)
+    assert labels.reference == labels.current  # brighter pixels, the same labels
+    assert next(iter(plots))[1] != "label distribution"  # drifted distributions first
+    page = render_html(data)
+    assert page.count('class="hist-reference"') == page.count('class="hist-current"') > 100

@@ -756,13 +756,12 @@ class _Sections:
                         "recorded by an older mlchecks)")  # fmt: skip
             out.append(Absent("drift", f"no drift histograms: {why}"))
         if not parts["history"]:
-            out.append(
-                Absent(
-                    "history",
-                    "no version history: no regression.forgetting check "
-                    "compared the candidate with earlier versions",
-                )
-            )
+            forgetting = [c for c in self.checks if c.id == "regression.forgetting"]
+            if forgetting and all(isinstance(c.details, NoChampionDetails) for c in forgetting):
+                why = "no champion yet, so no earlier version to compare with"
+            else:
+                why = "no regression.forgetting check compared the candidate with earlier versions"
+            out.append(Absent("history", f"no version history: {why}"))
         return out
 
     def _find(self, model: str | None, check_id: str, kind: type[D]) -> tuple[CheckResult, D]:
