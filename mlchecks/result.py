@@ -492,6 +492,10 @@ class ForgettingMatrix(_Record):
     holdouts: Sequence[str] = ()
     introduced_by: Sequence[str] | None = None
     accuracy: Sequence[Sequence[float | None]] = ()
+    # per version (row): mean accuracy over the holdouts it was evaluated on, and backward
+    # transfer (mean of R[i][j] - R[intro(j)][j] over earlier versions' holdouts)
+    average_accuracy: Sequence[float | None] | None = None
+    backward_transfer: Sequence[float | None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -505,6 +509,9 @@ class ForgettingDetails(Details):
     margin: float | None = None
     failed: Sequence[str] | None = None
     matrix: ForgettingMatrix | None = None
+    # "class" when judged by the class-incremental budget (margin = forgetting_budget)
+    scenario: str | None = None
+    min_backward_transfer: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

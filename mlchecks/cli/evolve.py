@@ -11,14 +11,18 @@ from pathlib import Path
 
 from mlchecks.cli import _output
 from mlchecks.config.options import bounded
-from mlchecks.run.evolve import DEFAULT_NAME, evolve
+from mlchecks.run.evolve import DEFAULT_MEMORY, DEFAULT_NAME, DEFAULT_STEPS, SCENARIOS, evolve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DATASET",
                         help="dataset (default: configured, digits)")  # fmt: skip
-    parser.add_argument("--steps", type=_steps, default=3, metavar="N",
-                        help="increments (default 3)")  # fmt: skip
+    parser.add_argument("--scenario", choices=SCENARIOS, default="domain",
+                        help="domain (default): the loop judged by max_forgetting; class: "
+                        "class-incremental tasks judged by the forgetting budget")  # fmt: skip
+    parser.add_argument("--steps", type=_steps, default=None, metavar="N",
+                        help="increments (default 3; 5 with --scenario class: tasks of two "
+                        "classes)")  # fmt: skip
     parser.add_argument("--registry", default=None, metavar="DIR",
                         help="registry folder to keep (default: a temporary one)")  # fmt: skip
     parser.add_argument("--name", default=DEFAULT_NAME, metavar="LINEAGE",
@@ -32,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay", type=_share, default=1.0, metavar="FRACTION",
                         help="share of earlier training data the rehearsal step replays "
                         "(default 1: all of it)")  # fmt: skip
+    parser.add_argument("--memory", type=_memory, default=DEFAULT_MEMORY, metavar="N",
+                        help="--scenario class: training samples stored per earlier class for "
+                        f"rehearsal (default {DEFAULT_MEMORY})")  # fmt: skip
     parser.add_argument("--json", dest="json_file", default=None, metavar="FILE",
                         help="write the steps here (- for stdout)")  # fmt: skip
     parser.add_argument("--config", default=None, metavar="FILE",
@@ -41,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _steps = bounded(int, 2, 50, "2 to 50 steps")
 _positive_int = bounded(int, 1, 10_000, "an integer from 1 to 10000")
 _share = bounded(float, 0.0, 1.0, "a share in (0, 1]", low_open=True)
+_memory = bounded(int, 1, 1_000_000, "an integer from 1 to 1000000")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         Path.cwd(), overrides, config_file=Path(args.config) if args.config else None
     )
     dataset = load_dataset(settings.data, root=Path(settings.root),
-                           max_bytes=settings.max_data_bytes)  # fmt: skip
+                           max_bytes=settings.max_data_bytes,
+                           classes=settings.classes)  # fmt: skip
+    steps = args.steps or DEFAULT_STEPS[args.scenario]
     from mlchecks.model.training import quiet_retracing
 
     quiet_retracing()
@@ -67,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
         registry = workdir / "registry" if temporary else Path(args.registry).resolve()
         settings = settings.replace(registry=str(registry))
         where = "temporary; --registry DIR keeps it" if temporary else "kept"
-        print(f"mlchecks evolve: {dataset.describe()}, {args.steps} increments; "
+        print(f"mlchecks evolve: {dataset.describe()}, {steps} increments ({args.scenario}); "
               f"registry {registry} ({where}), lineage {settings.name!r}")  # fmt: skip
-        result = evolve(settings, dataset, args.steps, epochs=args.epochs,
+        result = evolve(settings, dataset, steps, epochs=args.epochs,
                         finetune_epochs=args.finetune_epochs, replay=args.replay,
-                        workdir=workdir, runner=run_suites)  # fmt: skip
+                        workdir=workdir, runner=run_suites, scenario=args.scenario,
+                        memory=args.memory)  # fmt: skip
         if args.json_file:
             text = json.dumps(result.to_json(), indent=1) + "\n"
             _output.write_text("--json", args.json_file, text)

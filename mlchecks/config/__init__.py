@@ -20,6 +20,10 @@ from mlchecks.errors import ConfigError
 BACKENDS = ("tensorflow", "jax", "torch")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 REGRESSION_MODES = ("significant", "strict")
+# How a lineage learns (README "Continual learning"): "domain" (and task-incremental) lineages
+# keep their classes and must not forget (max_forgetting per earlier holdout); "class" lineages
+# learn new classes and may lose some accuracy on old ones within the forgetting budget.
+SCENARIOS = ("domain", "class")
 
 # The one rule for a model / lineage name, checked when the config is read (before any work)
 # and again by the registry, which must never let a name escape its folder.
@@ -57,7 +61,19 @@ class Thresholds:
     max_class_recall_drop: float = 3.0
     max_flip_rate: float | None = None
     max_forgetting: float = 1.0
+    # scenario "class": the margin of each earlier holdout (and of the champion's holdout when
+    # new classes arrive), and the floor on backward transfer, both in pp. Measured on
+    # class-incremental Split MNIST (benchmarks/class_incremental.py, seeds 0-4): replay with
+    # 100 samples per old digit forgets at most 26.7 pp of a holdout, BWT >= -15.8 pp;
+    # fine-tuning forgets >= 97.5 pp, BWT <= -98.5 pp at every step.
+    forgetting_budget: float = 50.0
+    min_backward_transfer: float = -30.0
     speed_tolerance: float = 0.25
+    # speed.training's A/B measures at least speed_min_rounds interleaved rounds, raising its
+    # 3 s budget for them, up to speed_max_budget_s seconds, when the steps are slow
+    # (mlchecks.measure.ab.ABPlan).
+    speed_min_rounds: int = 8
+    speed_max_budget_s: float = 30.0
     regression_mode: str = "significant"
     alpha: float = 0.05
     # behaviour.noise: perturbations up to noise_scale x the data's value range may flip at
@@ -130,6 +146,11 @@ class Settings:
     # mlchecks.model.archive.MAX_PARAMETERS and mlchecks.data.dataset.MAX_DATA_BYTES).
     max_parameters: int | None = None
     max_data_bytes: int | None = None
+    # The classes the data holds (mlchecks.data.dataset.declare_classes): a count N (ids
+    # 0..N-1), class names, or a tuple of class ids (a subset of the lineage's class space).
+    classes: int | tuple[str, ...] | tuple[int, ...] | None = None
+    # "domain" (default) or "class" (class-incremental lineages: the forgetting budget).
+    scenario: str = "domain"
 
     def resolve(self, path: str) -> Path:
         """A configured path, relative to the folder holding the config file."""
@@ -207,6 +228,10 @@ def load_settings(
     table: dict[str, Any] = read_table(path) if path is not None else {}
     root = str(path.parent) if path is not None else str(start)
     source = str(path) if path is not None else "<defaults>"
+    if path is not None:  # builders ("mymodels:build") import from the project root
+        from mlchecks.config.project import make_importable
+
+        make_importable(root)
     return settings_from_table(table, overrides or {}, root=root, source=source)
 
 
@@ -264,6 +289,20 @@ def settings_from_table(
     where = origin("seeds")
     seeds = overrides.pop("seeds", table.get("seeds", 1))
     kwargs["seeds"] = _integer("seeds", seeds, where, minimum=1, maximum=100)
+    where = origin("classes")
+    classes = overrides.pop("classes", table.get("classes"))
+    if classes is not None:
+        kwargs["classes"] = parse_classes(classes, where)
+    where = origin("scenario")
+    scenario = overrides.pop("scenario", table.get("scenario"))
+    if scenario is not None:
+        if scenario not in SCENARIOS:
+            msg = (
+                f"scenario in {where} must be one of {SCENARIOS} (README: Continual "
+                f"learning), got {scenario!r}"
+            )
+            raise ConfigError(msg)
+        kwargs["scenario"] = scenario
     for key in ("max_parameters", "max_data_bytes"):
         if key in table:
             kwargs[key] = _integer(key, table[key], origin(key), minimum=1, maximum=2**62)
@@ -287,6 +326,66 @@ def settings_from_table(
             )
             raise ConfigError(msg)
     return Settings(models=models, thresholds=thresholds, root=root, source=source, **kwargs)
+
+
+MAX_DECLARED_CLASSES = 100_000  # as mlchecks.data.dataset.MAX_CLASSES (config imports no data)
+
+
+def parse_classes(value: Any, source: str) -> int | tuple[str, ...] | tuple[int, ...]:
+    """``classes``: a count N (``10``, ``"10"``), class ids (``[4, 5]``, ``"4,5"``, ``"4-5"``,
+    ``"0-3,8"``) or class names (``["cat", "dog"]``, ``"cat,dog"``); ids are what a list of
+    whole numbers is.
+
+    Raises:
+        ConfigError: naming the value and the forms accepted.
+    """
+    expected = (
+        "a class count (classes = 10), class ids (classes = [4, 5] or --classes 4-5) or class "
+        'names (classes = ["cat", "dog"])'
+    )
+    fail = ConfigError(f"classes in {source} must be {expected}, got {value!r}")
+    if isinstance(value, bool):
+        raise fail
+    if isinstance(value, int):
+        if not 2 <= value <= MAX_DECLARED_CLASSES:
+            msg = f"classes in {source} must count 2 to {MAX_DECLARED_CLASSES:,} classes, got {value}"
+            raise ConfigError(msg)
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+", text):
+            return parse_classes(int(text), source)
+        parts = [p.strip() for p in text.split(",")]
+        if not text or any(not p for p in parts):
+            raise fail
+        if all(re.fullmatch(r"\d+(-\d+)?", p) for p in parts):
+            ids: list[int] = []
+            for part in parts:
+                lo, _, hi = part.partition("-")
+                first, last = int(lo), int(hi or lo)
+                if last < first or last >= MAX_DECLARED_CLASSES:
+                    raise fail
+                ids.extend(range(first, last + 1))
+            value = ids
+        else:
+            value = parts
+    if not isinstance(value, list | tuple) or not value:
+        raise fail
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if any(not 0 <= v < MAX_DECLARED_CLASSES for v in value) or len(set(value)) != len(value):
+            msg = (
+                f"classes in {source}: class ids must be distinct, 0 to "
+                f"{MAX_DECLARED_CLASSES - 1:,}, got {list(value)}"
+            )
+            raise ConfigError(msg)
+        return tuple(sorted(int(v) for v in value))
+    if all(isinstance(v, str) and v.strip() for v in value):
+        names = tuple(v.strip() for v in value)
+        if len(names) < 2 or len(set(names)) != len(names):
+            msg = f"classes in {source}: class names must be 2 or more distinct names, got {list(value)}"
+            raise ConfigError(msg)
+        return names
+    raise fail
 
 
 def _string(key: str, value: Any, source: str) -> str:
@@ -355,16 +454,37 @@ def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
             if not 0.0 < clean[key] < 0.5:
                 msg = f"alpha in {source} must be in (0, 0.5), got {value!r}"
                 raise ConfigError(msg)
-        elif key in ("max_accuracy_drop", "max_class_recall_drop", "max_forgetting"):
+        elif key in ("max_accuracy_drop", "max_class_recall_drop", "max_forgetting",
+                     "forgetting_budget"):
             number = _number(key, value, source)
             if not 0.0 <= number <= 100.0:
                 msg = f"{key} in {source} is in percentage points: expected 0..100, got {value!r}"
+                raise ConfigError(msg)
+            clean[key] = number
+        elif key == "min_backward_transfer":
+            number = _number(key, value, source)
+            if not -100.0 <= number <= 0.0:
+                msg = (
+                    f"{key} in {source} is in percentage points: expected -100..0 (a floor on "
+                    f"the mean change of earlier holdouts' accuracy), got {value!r}"
+                )
                 raise ConfigError(msg)
             clean[key] = number
         elif key in ("max_loss", "speed_tolerance"):
             number = _number(key, value, source)
             if number < 0:
                 msg = f"{key} in {source} must be >= 0, got {value!r}"
+                raise ConfigError(msg)
+            clean[key] = number
+        elif key == "speed_min_rounds":
+            clean[key] = _integer(key, value, source, minimum=1, maximum=10_000)
+        elif key == "speed_max_budget_s":
+            number = _number(key, value, source)
+            if not 3.0 <= number <= 3600.0:
+                msg = (
+                    f"{key} in {source} is the most seconds the speed A/B may take: expected "
+                    f"3 (its planned budget) .. 3600, got {value!r}"
+                )
                 raise ConfigError(msg)
             clean[key] = number
         elif key == "regression_mode":

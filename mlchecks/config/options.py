@@ -43,6 +43,7 @@ _points = bounded(float, 0.0, 100.0, "percentage points in 0..100")
 _positive = bounded(float, 0.0, math.inf, "a number >= 0")
 _seed = bounded(int, 0, 2**32 - 1, "an integer seed in [0, 2**32)")
 _seeds = bounded(int, 1, 100, "a number of seeds from 1 to 100")
+_bwt = bounded(float, -100.0, 0.0, "percentage points in -100..0")
 
 
 # (name, type, help). The settings key is the name with "-" -> "_".
@@ -56,6 +57,8 @@ THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("max-class-recall-drop", _points, "regression margin on class recall, in pp (default 3)"),
     ("max-flip-rate", _fraction, "maximum negative flip rate against the champion"),
     ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
+    ("forgetting-budget", _points, "scenario class: forgetting allowed per earlier holdout, in pp (default 50)"),
+    ("min-backward-transfer", _bwt, "scenario class: floor on backward transfer, in pp (default -30)"),
     ("speed-tolerance", _positive, "allowed training slowdown against the champion, same-run A/B: 0.25 = 25%% (default)"),
     ("noise-scale", _fraction, "behaviour.noise amplitude as a fraction of the data range (0.05)"),
     ("max-noise-flip-rate", _fraction, "confident predictions noise may flip (default 0.02)"),
@@ -69,6 +72,7 @@ RUN_OPTIONS: list[tuple[str, Callable[[str], Any] | None, str]] = [
     ("registry", None, "registry folder (default .mlchecks/registry)"),
     ("report", None, "report folder (default reports/)"),
     ("cache-dir", None, "trained-model cache folder (default .mlchecks/cache)"),
+    ("classes", None, "classes the data holds: a count (10), ids (4,5 or 4-5) or names (cat,dog)"),
 ]
 
 
@@ -107,12 +111,21 @@ def add_options(add: Callable[..., Any], prefix: str = "") -> None:
         help="significant (default): reject significant drops beyond the margin; "
         "strict: demand non-inferiority",
     )
+    dest = "mlchecks_scenario" if prefix else "scenario"
+    add(
+        f"--{prefix}scenario",
+        dest=dest,
+        default=None,
+        choices=("domain", "class"),
+        help="domain (default): no forgetting beyond max-forgetting; class: a class-incremental "
+        "lineage, judged by the forgetting budget",
+    )
 
 
 def overrides(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Option values (by dest) -> settings overrides (``report`` -> ``reports``)."""
     out: dict[str, Any] = {}
-    names = [n for n, _, _ in RUN_OPTIONS + THRESHOLD_OPTIONS] + ["regression-mode"]
+    names = [n for n, _, _ in RUN_OPTIONS + THRESHOLD_OPTIONS] + ["regression-mode", "scenario"]
     for name in names:
         key = name.replace("-", "_")
         value = values.get(("mlchecks_" if prefix else "") + key)

@@ -61,6 +61,15 @@ class Dataset:
         class_names: a name per class.
         label_format: how labels were stored at the source: ``"ids"`` or ``"onehot"``.
         value_range: the documented range of input values, e.g. ``(0.0, 1.0)``.
+        held: the class ids this data set is declared to hold, when a subset of
+            ``0 .. num_classes - 1`` (a class-incremental increment); ``None``: all of them.
+            See :attr:`classes_held`.
+
+    The class space (``num_classes``) is the lineage's: the widest of the labels, the width of
+    one-hot labels, the declared ``classes`` and the model's output head
+    (:func:`fit_head`). A data set may hold a subset of it: ``data.classes_present`` checks
+    the classes it is declared to hold, the accuracy and regression checks judge the classes
+    a split holds.
     """
 
     name: str
@@ -72,6 +81,13 @@ class Dataset:
     class_names: tuple[str, ...]
     label_format: str = "ids"
     value_range: tuple[float, float] = (0.0, 1.0)
+    held: tuple[int, ...] | None = None
+
+    @property
+    def classes_held(self) -> tuple[int, ...]:
+        """The class ids the data is declared to hold (``classes``), by default every class id up
+        to its largest label (a class of the space above its labels is one not arrived yet)."""
+        return self.held if self.held is not None else tuple(range(self.num_classes))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -96,6 +112,8 @@ class Dataset:
                 # numpy arrays are buffers; numpy's stubs do not say so yet
                 h.update(memoryview(arr).cast("B"))  # type: ignore[arg-type]
         h.update(f"classes:{self.num_classes}".encode())
+        if self.held is not None:
+            h.update(f"held:{list(self.held)}".encode())
         return h.hexdigest()[:16]
 
     @functools.cached_property
@@ -118,17 +136,35 @@ class Dataset:
         return out
 
     def describe(self) -> str:
+        held = ""
+        if self.held is not None:
+            held = f", holds {len(self.held)}: {_id_ranges(self.held)}"
         return (
             f"{self.name} ({self.n_train} train / {self.n_test} test, input {self.input_shape}, "
-            f"{self.num_classes} classes)"
+            f"{self.num_classes} classes{held})"
         )
 
     def replace(self, **changes: Any) -> Dataset:
         return dataclasses.replace(self, **changes)
 
 
+def _id_ranges(ids: tuple[int, ...]) -> str:
+    """``(0, 1, 2, 5)`` -> ``"0-2, 5"``."""
+    parts: list[str] = []
+    for i in ids:
+        if parts and parts[-1].split("-")[-1] == str(i - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return ", ".join(parts)
+
+
 def load_dataset(
-    spec: str, *, root: Path | None = None, max_bytes: int | None = None
+    spec: str,
+    *,
+    root: Path | None = None,
+    max_bytes: int | None = None,
+    classes: int | tuple[str, ...] | tuple[int, ...] | None = None,
 ) -> Dataset:
     """Load a dataset by its ``--data`` identifier.
 
@@ -138,6 +174,7 @@ def load_dataset(
         root: folder relative paths are resolved against. Defaults to the current directory.
         max_bytes: the most memory loading an ``.npz`` file may need (``max_data_bytes``).
             Defaults to :data:`MAX_DATA_BYTES`.
+        classes: the ``classes`` setting (:func:`declare_classes`). Defaults to None.
 
     Raises:
         DataError: unknown name, unreadable or oversized file, missing keys, unusable labels.
@@ -151,6 +188,8 @@ def load_dataset(
         msg = f"--data must name a dataset, got {spec!r}; expected one of {', '.join(NAMES)}"
         raise DataError(msg)
     spec = spec.strip()
+    if classes is not None:
+        return declare_classes(load_dataset(spec, root=root, max_bytes=max_bytes), classes)
     if spec == "digits":
         return _digits()
     if spec in KERAS_DATASETS:
@@ -469,9 +508,12 @@ def from_arrays(
         raise DataError(msg)
     ys: dict[str, np.ndarray] = {}
     formats: set[str] = set()
+    width = 0  # one-hot rows are as wide as the class space
     for split, raw in (("y_train", y_train), ("y_test", y_test)):
         ys[split], fmt = _labels(name, split, raw)
         formats.add(fmt)
+        if fmt == "onehot":
+            width = max(width, int(np.shape(raw)[1]))
     for x_key, y_key in (("x_train", "y_train"), ("x_test", "y_test")):
         if xs[x_key].shape[0] != ys[y_key].shape[0]:
             msg = (
@@ -491,7 +533,7 @@ def from_arrays(
                 "sample of both splits); a classifier needs samples of at least 2 classes"
             )
             raise DataError(msg)
-        num_classes = observed
+        num_classes = max(observed, width)
     elif observed > num_classes:
         split = "y_train" if ys["y_train"].max() >= num_classes else "y_test"
         msg = (
@@ -500,6 +542,7 @@ def from_arrays(
         )
         raise DataError(msg)
     num_classes = max(num_classes, 2)
+    held = tuple(range(observed)) if observed < num_classes else None
     fmt = "onehot" if "onehot" in formats else "ids"
     if class_names is None:
         class_names = tuple(str(c) for c in range(num_classes))
@@ -519,7 +562,77 @@ def from_arrays(
         class_names=class_names,
         label_format=fmt,
         value_range=(lo, hi),
+        held=held,
     )
+
+
+def declare_classes(
+    dataset: Dataset, classes: int | tuple[str, ...] | tuple[int, ...], where: str = "classes"
+) -> Dataset:
+    """``dataset`` with the classes it is declared to hold (the ``classes`` setting).
+
+    ``classes`` is a count ``N`` (it holds ids ``0 .. N-1``), class names (it holds one class
+    per name, named so) or a tuple of class ids (it holds those: an increment of a
+    class-incremental lineage). The class space widens to fit the declaration, never narrows.
+
+    Raises:
+        DataError: a label beyond the declared count or names (exit 2).
+    """
+    names: tuple[str, ...] | None = None
+    if isinstance(classes, int):
+        held, count = tuple(range(classes)), classes
+    elif all(isinstance(c, str) for c in classes):
+        names = tuple(str(c) for c in classes)
+        held, count = tuple(range(len(names))), len(names)
+    else:
+        held = tuple(sorted(int(c) for c in classes))
+        count = held[-1] + 1
+    top = int(max(dataset.y_train.max(initial=0), dataset.y_test.max(initial=0)))
+    if (isinstance(classes, int) or names is not None) and top >= count:
+        msg = (
+            f"{where} declares {count} classes (ids 0..{count - 1}) but the labels of "
+            f"{dataset.name} hold class id {top}; declare every class the data holds "
+            f"({where} = {top + 1}, or class ids such as [{top}]) or drop those labels"
+        )
+        raise DataError(msg)
+    k = max(dataset.num_classes, count)
+    if names is None:
+        names = tuple(dataset.class_names) + tuple(str(c) for c in range(len(dataset.class_names), k))
+    elif len(names) < k:
+        names = names + tuple(str(c) for c in range(len(names), k))
+    return dataset.replace(num_classes=k, class_names=names,
+                           held=None if held == tuple(range(k)) else held)  # fmt: skip
+
+
+def head_classes(units: int) -> int:
+    """The classes an output head of ``units`` units tells apart (one sigmoid unit: 2)."""
+    return 2 if units == 1 else units
+
+
+def fit_head(dataset: Dataset, units: int, model: str) -> Dataset:
+    """``dataset`` in the class space of a model whose output head has ``units`` units.
+
+    A head wider than the labels (a single-head class-incremental lineage, or one-hot labels of
+    an increment) widens the class space; a label the head cannot predict is bad input.
+
+    Raises:
+        DataError: a label id >= the head's classes (exit 2).
+    """
+    k = head_classes(units)
+    top = int(max(dataset.y_train.max(initial=0), dataset.y_test.max(initial=0)))
+    if top >= k:
+        msg = (
+            f"model {model} has an output head of {units} unit(s) ({k} classes, ids 0..{k - 1}) "
+            f"but the labels of {dataset.name} hold class id {top}: labels beyond the head can "
+            f"never be predicted; give the model a head of at least {top + 1} units (grow it in "
+            "a new version) or drop those labels"
+        )
+        raise DataError(msg)
+    if k <= dataset.num_classes:
+        return dataset
+    held = dataset.classes_held
+    names = tuple(dataset.class_names) + tuple(str(c) for c in range(len(dataset.class_names), k))
+    return dataset.replace(num_classes=k, class_names=names, held=held)
 
 
 def _labels(name: str, split: str, raw: Any) -> tuple[np.ndarray, str]:

@@ -506,7 +506,13 @@ class _Suite:
         self.stats = stats
         self.frames = frames
         self.reference = reference
-        self.num_classes = int(checks.num_classes or dataset.num_classes)
+        # the classes the data is declared to hold (a subset of the class space for an
+        # increment of a class-incremental lineage), not the model's head
+        held = range(int(checks.num_classes)) if checks.num_classes else dataset.classes_held
+        self.classes = [int(c) for c in held]
+        self.num_classes = len(self.classes)
+        whole = self.classes == list(range(self.num_classes))
+        self.class_set = f"0..{self.num_classes - 1}" if whole else str(self.classes)
         self.extra_frames: dict[str, pd.DataFrame] = {}
 
     # -- frames ----------------------------------------------------------------------------
@@ -533,10 +539,11 @@ class _Suite:
         rows = []
         for split in SPLITS:
             labels = self.frames[split]["label"].to_numpy()
-            inside = labels[(labels >= 0) & (labels < self.num_classes)].astype(np.int64)
-            counts = np.bincount(inside, minlength=self.num_classes)
+            top = self.classes[-1] + 1 if self.classes else 0
+            inside = labels[(labels >= 0) & (labels < top)].astype(np.int64)
+            counts = np.bincount(inside, minlength=top)[self.classes]
             total = max(len(labels), 1)
-            for cls, count in enumerate(counts):
+            for cls, count in zip(self.classes, counts, strict=True):
                 share = float(count) / total
                 rows.append({"split": split, "class": cls, "count": int(count), "share": share,
                              "present_share": share if count else float("nan")})  # fmt: skip
@@ -546,7 +553,7 @@ class _Suite:
     def run(self) -> dict[str, CheckResult]:
         checks = self.checks
         lo, hi = checks.value_range
-        classes = list(range(self.num_classes))
+        classes = list(self.classes)
         arrays = self._arrays_frame()
         class_frame = self._classes_frame()
         self.extra_frames = {"arrays": arrays, "classes": class_frame}
@@ -762,7 +769,7 @@ class _Suite:
         values = item.outcome.get("result", {}).get("partial_unexpected_list") or []
         seen = sorted({_plain(v) for v in values}, key=str)
         return self._counted(
-            item, f"have labels outside the class set 0..{self.num_classes - 1}"
+            item, f"have labels outside the class set {self.class_set}"
         ) + (f"; labels seen: {seen}" if seen else "")
 
     def _fail_classes_present(self, item: _Expect) -> str:
@@ -829,7 +836,7 @@ class _Suite:
             "data.range": (
                 f"every value of {n_train} train + {n_test} test samples in [{lo:g}, {hi:g}]"
             ),
-            "data.labels": f"every label in the class set 0..{self.num_classes - 1}",
+            "data.labels": f"every label in the class set {self.class_set}",
             "data.classes_present": f"all {self.num_classes} classes present in train and test",
             "data.balance": (
                 f"every class holds at least "

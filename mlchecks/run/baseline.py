@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlchecks.checks import continual
 from mlchecks.checks import regression as compare
 from mlchecks.errors import ModelError, RegistryError
 from mlchecks.registry import Holdout, VersionRecord
@@ -140,14 +141,26 @@ def current_holdout(dataset: Dataset) -> Holdout:
 
 
 def check_fits(baseline: Baseline, dataset: Dataset, model: str) -> None:
-    """Refuse to compare across input shapes or class counts (a new lineage is needed).
+    """Refuse to compare across input shapes or a shrinking class space (a new lineage is
+    needed). The class space may grow: a later version learns new classes (a wider head, or a
+    wider ``classes``), and every earlier holdout is judged on its own classes.
 
     Raises:
-        ModelError: the champion's holdouts cannot be fed to a model of ``dataset``'s shape.
+        ModelError: the champion's holdouts cannot be fed to a model of ``dataset``'s shape,
+            or the class space (the data's, widened to the model's head) shrank.
     """
     for h in baseline.holdouts:
         shape = tuple(h.x.shape[1:])
-        if shape != tuple(dataset.input_shape) or h.num_classes != dataset.num_classes:
+        if shape == tuple(dataset.input_shape) and h.num_classes > dataset.num_classes:
+            msg = (
+                f"{model}: lineage {baseline.lineage!r} holds versions with a class space of "
+                f"{h.num_classes} classes, but the candidate and --data give "
+                f"{dataset.num_classes}: a lineage's class space may grow, never shrink; give "
+                f"the model an output head of at least {h.num_classes} units (or classes = "
+                f"{h.num_classes}), or use another --name for this model"
+            )
+            raise ModelError(msg)
+        if shape != tuple(dataset.input_shape):
             msg = (
                 f"{model}: lineage {baseline.lineage!r} holds versions for input "
                 f"{tuple(h.x.shape[1:])} with {h.num_classes} classes, but --data gives input "
@@ -197,6 +210,7 @@ def regression_checks(session: Session, spec: ModelSpec) -> list[CheckResult]:
     if key in session.gate_memo:
         return session.gate_memo[key]  # type: ignore[return-value]
     thresholds = session.settings.thresholds
+    by_class = session.settings.scenario == continual.CLASS
     lineage = session.lineage(spec)
     baseline = session.baseline(spec)
     if baseline is None:
@@ -218,16 +232,43 @@ def regression_checks(session: Session, spec: ModelSpec) -> list[CheckResult]:
             cand_row.append(float((pred == y).mean()))
         matrix = {**baseline.matrix, "versions": [*baseline.matrix["versions"], "candidate"],
                   "accuracy": [*rows, cand_row]}  # fmt: skip
+        current = session_holdout(session)
+        arrived = continual.new_classes(current.y, [e.holdout.y for e in baseline.earlier])
+        forget_thresholds = champion_thresholds = thresholds
+        if by_class:
+            # the class-incremental budget (mlchecks.checks.continual); the candidate's own
+            # holdout joins the matrix, so each row's average covers every task it has seen
+            budget = thresholds.forgetting_budget
+            forget_thresholds = dataclasses.replace(thresholds, max_forgetting=budget)
+            if arrived:  # the champion's holdout is an earlier task's: forgetting, budgeted
+                champion_thresholds = dataclasses.replace(
+                    thresholds, max_accuracy_drop=max(thresholds.max_accuracy_drop, budget),
+                    max_class_recall_drop=max(thresholds.max_class_recall_drop, budget))
+            if current.id not in matrix["holdouts"]:
+                own = holdout_predictions(session, trained, current)
+                matrix = {**matrix, "holdouts": [*matrix["holdouts"], current.id],
+                          "introduced_by": [*matrix["introduced_by"], "candidate"],
+                          "accuracy": [*[[*r, None] for r in rows],
+                                       [*cand_row, float((own == current.y).mean())]]}  # fmt: skip
+        matrix = continual.matrix_figures(matrix)
+        forgetting = compare.forgetting_check(pairs, thresholds=forget_thresholds, matrix=matrix,
+                                              model=spec.name)  # fmt: skip
+        if by_class:
+            forgetting = continual.apply_bwt_floor(forgetting, thresholds.min_backward_transfer,
+                                                   thresholds.forgetting_budget)  # fmt: skip
+        elif arrived and forgetting.blocking:
+            forgetting = continual.hint_class_scenario(forgetting, arrived)
         results = [
             compare.accuracy_check(baseline.champion_pred == h.y, cand == h.y,
-                                   thresholds=thresholds, champion=champion, model=spec.name),
+                                   thresholds=champion_thresholds, champion=champion,
+                                   model=spec.name),
             compare.per_class_check(h.y, baseline.champion_pred, cand, h.num_classes,
-                                    thresholds=thresholds, champion=champion,
+                                    thresholds=champion_thresholds, champion=champion,
                                     class_names=h.class_names or None, model=spec.name),
             compare.flip_rate_check(baseline.champion_pred == h.y, cand == h.y,
                                     thresholds=thresholds, champion=champion, model=spec.name,
                                     reseed_flip_rate=reseed_flip_rate(session, spec, h)),
-            compare.forgetting_check(pairs, thresholds=thresholds, matrix=matrix, model=spec.name),
+            forgetting,
         ]  # fmt: skip
     session.gate_memo[key] = results
     return results

@@ -311,6 +311,7 @@ class Gate:
 
         session = self.session
         session.dataset  # noqa: B018  (DataError -> exit 2 before any work)
+        session.fit_heads()  # the class space of a saved model's head; labels beyond it: exit 2
         if "setup" in self.categories:
             self.setup_checks = lint.run_session(session)
             self.blocked = any(c.blocking for c in self.setup_checks)

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from mlchecks.run.baseline import Baseline
 
 
+def output_units(model: object) -> int | None:
+    """The width of a Keras model's (first) output, without importing Keras."""
+    try:
+        width = model.outputs[0].shape[-1]  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return int(width) if isinstance(width, int) and width > 0 else None
+
+
 class Session:
     """Lazily loads what the checks need, once per run, and collects their results."""
 
@@ -48,12 +57,32 @@ class Session:
     def dataset(self) -> Dataset:
         if self._dataset is None:
             self._dataset = load_dataset(self.settings.data, root=Path(self.settings.root),
-                                         max_bytes=self.settings.max_data_bytes)  # fmt: skip
+                                         max_bytes=self.settings.max_data_bytes,
+                                         classes=self.settings.classes)  # fmt: skip
         return self._dataset
 
     @property
     def backend(self) -> str:
         return active_backend()
+
+    def fit_heads(self) -> None:
+        """Put the data in the class space of the saved models' output heads (a head wider
+        than the labels: the lineage's classes not all in this data), before any check.
+
+        Raises:
+            DataError: a label the head of a saved model cannot predict (exit 2).
+        """
+        from mlchecks.data.dataset import fit_head
+
+        dataset = self.dataset
+        for spec in self.settings.models:
+            if spec.is_file:
+                units = output_units(self.model(spec).model)
+                if units is not None:
+                    dataset = fit_head(dataset, units, spec.origin or spec.path or spec.name)
+        if dataset is not self._dataset:
+            self._dataset = dataset
+            self._evaluations.clear()
 
     def spec(self, name: str) -> ModelSpec:
         for spec in self.settings.models:
