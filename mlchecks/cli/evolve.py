@@ -74,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
     temporary = args.registry is None
     workdir = Path(tempfile.mkdtemp(prefix="mlchecks-evolve-"))
     try:
-        registry = workdir / "registry" if temporary else Path(args.registry).resolve()
+        from mlchecks.registry import is_remote
+
+        registry: Path | str = workdir / "registry"
+        if not temporary:
+            registry = args.registry if is_remote(args.registry) else Path(args.registry).resolve()
         settings = settings.replace(registry=str(registry))
         where = "temporary; --registry DIR keeps it" if temporary else "kept"
         print(f"mlchecks evolve: {dataset.describe()}, {steps} increments ({args.scenario}); "

@@ -1,4 +1,8 @@
-"""``mlchecks registry list|show|promote|rollback|verify [--name NAME] [--registry DIR] [--json]``.
+"""``mlchecks registry list|show|path|promote|rollback|verify|copy [--name NAME]
+[--registry DIR|URI] [--json]``.
+
+Every action works on both backends (a folder, or ``mlflow+http://HOST:PORT``) with the same
+output and exit codes.
 
 - ``list``: every lineage (champion, number of versions); with ``--name``, that lineage's
   versions with their accuracy, time and sha256.
@@ -10,9 +14,13 @@
   the champion), for deploy scripts: ``cp "$(mlchecks registry path mnist@champion)" ...``.
 - ``verify``: check every stored file and field of the lineage against its checksum; print
   each problem found.
+- ``copy --from DIR --to mlflow+http://HOST:PORT``: migrate a folder registry (every lineage, or
+  ``--name``) into an MLflow server: each version with its record, files, holdout, retired flag
+  and history, the same champion; every file is sha256-checked as it is read.
 
 Exit 0 on success, 2 with one ``mlchecks: error:`` line otherwise (unknown lineage or
-version, damaged registry, problems found by ``verify``).
+version, damaged registry, problems found by ``verify``); 3 when a registry server cannot be
+reached (retry).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Any
 from mlchecks.errors import RegistryError
 from mlchecks.registry import Registry, open_registry, validate_name, validate_version
 
-ACTIONS = ("list", "show", "path", "promote", "rollback", "verify")
+ACTIONS = ("list", "show", "path", "promote", "rollback", "verify", "copy")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "NAME[@champion|@VERSION] for path")  # fmt: skip
     parser.add_argument("--name", default=None, metavar="LINEAGE",
                         help="lineage (default: the only one, or `name`)")  # fmt: skip
-    parser.add_argument("--registry", default=None, metavar="DIR",
-                        help="registry folder (default: configured)")  # fmt: skip
+    parser.add_argument("--registry", default=None, metavar="DIR|URI",
+                        help="registry folder or mlflow+http://HOST:PORT "
+                        "(default: configured)")  # fmt: skip
+    parser.add_argument("--from", dest="source", default=None, metavar="DIR",
+                        help="copy: the folder registry to migrate")  # fmt: skip
+    parser.add_argument("--to", dest="target", default=None, metavar="URI",
+                        help="copy: the MLflow registry, mlflow+http://HOST:PORT")  # fmt: skip
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="config file (default: nearest one)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -72,6 +85,8 @@ def _lineage(args: argparse.Namespace, registry: Registry, default: str | None) 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "copy":
+        return _copy(args)
     registry, default = _registry(args)
     if args.action == "list" and not args.name:
         return _emit(args, _list_all(registry))
@@ -121,6 +136,47 @@ def _path(args: argparse.Namespace, registry: Registry, default: str | None) -> 
         print(json.dumps({"name": name, "version": version, "path": str(path)}))
     else:
         print(path)
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    """``copy --from DIR --to mlflow+http://...``: every lineage (or ``--name``) of a folder
+    registry into an MLflow registry."""
+    from mlchecks.registry import is_remote
+
+    if not args.source or not args.target:
+        msg = "`mlchecks registry copy` needs --from DIR and --to mlflow+http://HOST:PORT"
+        raise RegistryError(msg)
+    if is_remote(args.source) or not Path(args.source).expanduser().is_dir():
+        msg = f"copy --from {args.source!r}: expected a registry folder that exists"
+        raise RegistryError(msg)
+    if not is_remote(args.target):
+        msg = f"copy --to {args.target!r}: expected an MLflow registry, mlflow+http://HOST:PORT"
+        raise RegistryError(msg)
+    source = open_registry(Path(args.source).expanduser().resolve())
+    target: Any = open_registry(args.target)
+    names = source.names()
+    if args.name:
+        validate_name(args.name)
+        if args.name not in names:
+            msg = f"registry {source.location} has no lineage {args.name!r}; lineages: {names}"
+            raise RegistryError(msg)
+        names = [args.name]
+    rows = []
+    for name in names:
+        problems = source.verify(name)
+        if problems:
+            msg = f"lineage {name!r} in {source.location} is damaged, not copied: {problems[0]}"
+            raise RegistryError(msg)
+        state = target.import_lineage(source, name)
+        rows.append({"name": name, "champion": state.champion, "versions": len(state.versions)})
+    data = {"from": source.location, "to": target.location, "lineages": rows}
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"copied {len(rows)} lineage(s) from {source.location} to {target.location}")
+        for r in rows:
+            print(f"  {r['name']}: champion {r['champion']}, {r['versions']} version(s)")
     return 0
 
 

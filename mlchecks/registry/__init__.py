@@ -1,8 +1,9 @@
 """The model registry: one lineage of numbered versions per model name, and a champion pointer.
 
-A small protocol (:class:`Registry`) so other backends can follow; :func:`open_registry`
-picks the backend from a URI or folder (the embedded default is a local folder,
-``.mlchecks/registry``, :mod:`mlchecks.registry.local`). Checks read through
+A small protocol (:class:`Registry`) with two backends; :func:`open_registry` picks one from a
+URI or folder: a local folder (the embedded default, ``.mlchecks/registry``,
+:mod:`mlchecks.registry.local`) or an MLflow Model Registry server
+(``mlflow+http://HOST:PORT``, :mod:`mlchecks.registry.mlflow`). Checks read through
 :class:`ReadOnlyRegistry`; only the gate's promotion step writes. No pytest, no keras.
 
 What a version holds (:class:`VersionRecord`): the ``.keras`` file and its sha256, metrics and
@@ -26,14 +27,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlchecks.config import NAME_RULE, is_valid_name
-from mlchecks.errors import RegistryError
+from mlchecks.errors import GateExit, RegistryError
 
 __all__ = [
+    "ChampionChanged",
     "Holdout",
     "LineageState",
     "NewVersion",
     "ReadOnlyRegistry",
     "Registry",
+    "RegistryUnavailable",
     "VersionEntry",
     "VersionRecord",
     "holdout_digest",
@@ -48,6 +51,20 @@ FORMAT = 1
 _VERSION = re.compile(r"\d{4,9}")
 _HOLDOUT = re.compile(r"[0-9a-f]{16}")
 _SHA = re.compile(r"[0-9a-f]{64}")
+
+
+class ChampionChanged(RegistryError):
+    """Promotion lost a race: the champion moved after the gate read it (another gate
+    promoted meanwhile). Exit 3: the candidate is not at fault and nothing was made champion;
+    rerunning the same gate judges it against the new champion ("re-gate")."""
+
+    exit_code = GateExit.INTERNAL_ERROR
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry server cannot be reached or failed (exit 3: retry later)."""
+
+    exit_code = GateExit.INTERNAL_ERROR
 
 
 def validate_name(name: Any) -> str:
@@ -292,25 +309,39 @@ class ReadOnlyRegistry:
         return None if state.champion is None else self._registry.record(name, state.champion)
 
 
+def is_remote(location: str | Path) -> bool:
+    """Whether ``location`` names a registry server (``mlflow+http://...``, ``mlflow``), not a
+    folder."""
+    text = str(location)
+    return text == "mlflow" or text.startswith("mlflow:") or text.startswith("mlflow+")
+
+
 def open_registry(location: str | Path, root: Path | None = None) -> Registry:
-    """The registry at ``location``: a folder path or a ``file://`` URI.
+    """The registry at ``location``: a folder path, a ``file://`` URI, or an MLflow server
+    (``mlflow+http://HOST:PORT``; ``mlflow`` alone reads ``MLFLOW_TRACKING_URI``).
 
     Args:
         location: where the registry lives. Relative paths are resolved against ``root``.
         root: folder for relative paths. Defaults to the current directory.
 
     Raises:
-        RegistryError: an unsupported URI scheme, or a path that is not a folder.
+        RegistryError: an unsupported URI scheme, a malformed MLflow URI, or a path that is not
+            a folder.
+        MissingExtraError: an MLflow URI without the ``mlchecks[mlflow]`` extra installed.
     """
     from mlchecks.registry.local import LocalRegistry
 
     text = str(location)
+    if is_remote(text):
+        from mlchecks.registry.mlflow import MlflowRegistry
+
+        return MlflowRegistry(text)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme != "file":
             msg = (
-                f"registry {text!r}: unsupported scheme {scheme!r}; use a folder path or "
-                "file:///path (the local-folder registry is the only backend so far)"
+                f"registry {text!r}: unsupported scheme {scheme!r}; use a folder path, "
+                "file:///path or mlflow+http://HOST:PORT"
             )
             raise RegistryError(msg)
         text = rest

@@ -77,6 +77,7 @@ from mlchecks.registry import (
     _SHA,
     _VERSION,
     FORMAT,
+    ChampionChanged,
     Holdout,
     LineageState,
     NewVersion,
@@ -472,9 +473,10 @@ class LocalRegistry:
             if state.champion != expected_champion:
                 msg = (
                     f"the champion of {name!r} changed from {expected_champion} to "
-                    f"{state.champion} while this gate ran; rerun the gate against the new champion"
+                    f"{state.champion} while this gate ran; not promoted: re-gate the candidate "
+                    "against the new champion (rerun the same command)"
                 )
-                raise RegistryError(msg)
+                raise ChampionChanged(msg)
             folder.mkdir(parents=True, exist_ok=True)
             if not (folder / INDEX).exists():
                 # an index before the first version: a crash in the first promotion then leaves
