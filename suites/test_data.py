@@ -1,7 +1,8 @@
 """Data suite: schema, values, labels, classes, leakage and drift of the configured data set.
 
 One test per expectation group (``data.*`` check ids). The expectations run once per session
-with Great Expectations on a compact per-sample frame (see ``mlchecks.data.expectations``);
+with Great Expectations on a compact per-sample frame (see ``mlchecks.data.expectations``),
+memoised by data content, checks and reference profile (``mlchecks.data.memo``);
 thresholds and extra expectations come from ``[tool.mlchecks.data_checks]`` (and a model's own
 ``data_checks`` table). A failure names the split, the expectation, how many samples fail and
 a few example indices.
@@ -11,33 +12,17 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks.data import expectations
 from mlchecks.errors import MlchecksError
-
-
-def _champion_profile(session):
-    """The data profile stored with the champion (the first configured model that has one).
-
-    Drift is then measured against the data the current champion was accepted on; with no
-    champion yet, against the profile ``[tool.mlchecks.data_checks] profile`` names
-    (``"auto"``: the one shipped for the dataset under ``fixtures/profiles``).
-    """
-    for spec in session.settings.models:
-        baseline = session.baseline(spec)
-        if baseline is not None and baseline.record.data_profile:
-            return baseline.record.data_profile
-    return None
+from mlchecks.run import data as run_data
 
 
 @pytest.fixture(scope="session")
 def data_checks(mlchecks_session, mlchecks_dataset):
     """Every data check of the run, grouped by check id (one result per configuration)."""
     try:
-        reference = _champion_profile(mlchecks_session) or "auto"
+        return run_data.data_checks(mlchecks_session, mlchecks_dataset)
     except MlchecksError as exc:  # e.g. a tampered registry: say so, no traceback
         pytest.fail(f"mlchecks: error: {exc}", pytrace=False)
-    scoped = expectations.scopes(mlchecks_session.settings)
-    return expectations.run_scopes(mlchecks_dataset, scoped, reference=reference)
 
 
 def _record(results, mlchecks_record_check):

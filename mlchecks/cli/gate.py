@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> GateExit:
             models = ", ".join(s.name for s in session.settings.models)
             print(f"mlchecks gate: {session.dataset.describe()}; models: {models}", file=out)
             if promote and not gate.blocked:
-                _import_suite_dependencies()
+                _import_suite_dependencies(session)
 
         gate.check_inputs()
         announce()
@@ -84,14 +84,19 @@ def run(args: argparse.Namespace) -> GateExit:
     return decision.exit_code
 
 
-def _import_suite_dependencies() -> None:
-    """Import Great Expectations and Hypothesis (seconds) before taking the lineage lock, so
-    concurrent gates queue only for the work that needs the champion, not for imports."""
+def _import_suite_dependencies(session: Session) -> None:
+    """Import Hypothesis and (unless the data checks are memoised) Great Expectations, seconds,
+    before taking the lineage lock, so concurrent gates queue only for the work that needs the
+    champion, not for imports."""
+    from mlchecks.run import data
+
     try:
         import mlchecks.strategies  # noqa: F401  (imports Hypothesis)
-        from mlchecks.data.expectations import _gx
 
-        _gx()
+        if not data.memoised(session):
+            from mlchecks.data.expectations import _gx
+
+            _gx()
     except (ImportError, MlchecksError):
         pass  # the suites report a missing dependency as they did before
 
