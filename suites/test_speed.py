@@ -25,10 +25,15 @@ machine), so a warm run without a champion reuses them without importing Keras; 
 Budget: the model's own figures add about 1 s per model on digits on a quiet 2-core machine
 (3 rounds of at most 20 steps after a warm-up epoch, 30 batch-1 calls, 3 large-batch calls);
 the A/B adds loading both copies, their warm-up (tracing) and at most 3 s of timed rounds
-(``AB_PLAN``). Each check message says what its measurement cost.
+(``AB_PLAN``); when the steps are so slow that ``speed_min_rounds`` (8) rounds would not fit
+those 3 s (PyTorch on a shared CPU), the budget is raised for them, up to
+``speed_max_budget_s`` (30 s), both in ``[tool.mlchecks.thresholds]``. Each check message says
+what its measurement cost.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -160,6 +165,8 @@ def _ab(session, spec, trained, champion, speed, where):
 
     thresholds = session.settings.thresholds
     tolerance = thresholds.speed_tolerance
+    plan = dataclasses.replace(AB_PLAN, min_rounds=thresholds.speed_min_rounds,
+                               max_budget_s=thresholds.speed_max_budget_s)  # fmt: skip
     champion_name = f"{champion.version} of {champion.lineage!r}"
     history = _champion_figures(champion)
     if trained.path is not None and model_sha256(session, spec) == champion.record.model_sha256:
@@ -170,7 +177,7 @@ def _ab(session, spec, trained, champion, speed, where):
 
     def decided(ratios):
         return speed_checks.paired_verdict(ratios, tolerance, alpha=thresholds.alpha,
-                                           looks=AB_PLAN.looks).decided  # fmt: skip
+                                           looks=plan.looks).decided  # fmt: skip
 
     try:
         # sha256-checked against the registry record; safe mode: no code from the file runs
@@ -181,7 +188,7 @@ def _ab(session, spec, trained, champion, speed, where):
             candidate_copy = bench.training_copy(trained.model)
         dataset = session.dataset
         rounds = bench.measure_ab(candidate_copy, champion_copy, dataset.x_train,
-                                  dataset.y_train, batch_size=spec.batch_size, plan=AB_PLAN,
+                                  dataset.y_train, batch_size=spec.batch_size, plan=plan,
                                   decided=decided)  # fmt: skip
     except ModelError as exc:
         return speed_checks.speed_check(
@@ -189,7 +196,7 @@ def _ab(session, spec, trained, champion, speed, where):
             reason=f"the A/B against champion {champion_name} could not run here ({exc})",
         )  # fmt: skip
     return speed_checks.ab_check(
-        rounds.ratios, tolerance, alpha=thresholds.alpha, looks=AB_PLAN.looks, model=spec.name,
+        rounds.ratios, tolerance, alpha=thresholds.alpha, looks=plan.looks, model=spec.name,
         where=where, champion=champion_name, measurement=rounds.to_json(), history=history,
         current=speed.to_json(),
     )  # fmt: skip

@@ -225,6 +225,103 @@ def test_ab_names_the_model_that_cannot_train(trained_mlp, digits):
         bench.ABPlan(budget_s=0)
 
 
+def _scaled_clock(factor: float):
+    """A clock on which every real second lasts ``factor`` seconds: the real models and the
+    real measurement, seen as on a machine ``factor`` times slower (e.g. PyTorch on a shared
+    CPU, ~0.2 s per step where TensorFlow takes ~2 ms)."""
+    import time
+
+    return lambda: time.perf_counter() * factor
+
+
+def _wide_untrained(digits):
+    """A 2 x 2048-unit MLP: a training step ~10x the reference MLP's (speed only, untrained)."""
+    import keras
+
+    inputs = keras.Input(digits.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(2048, activation="relu")(x)
+    x = keras.layers.Dense(2048, activation="relu")(x)
+    model = keras.Model(inputs, keras.layers.Dense(digits.num_classes, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _judge(rounds, plan):
+    return speed_checks.ab_check(rounds.ratios, 0.25, looks=plan.looks, champion="0001",
+                                 measurement=rounds.to_json())  # fmt: skip
+
+
+def test_slow_steps_get_the_minimum_rounds_by_scaling_the_budget(trained_mlp, digits):
+    """Steps so slow that the 3 s budget holds one or two rounds (PyTorch here: ~0.2 s per
+    step) left a 10x slower candidate undecided, passed with a warning. The A/B sizes its
+    budget from the measured step time: at least ``min_rounds`` interleaved rounds, the budget
+    raised up to ``max_budget_s`` for them, and the check says so; so it is rejected."""
+    from mlchecks import measure as bench
+
+    assert (bench.ABPlan().min_rounds, bench.ABPlan().budget_s, bench.ABPlan().max_budget_s) == (
+        8, 3.0, 30.0)  # fmt: skip
+    plan = bench.ABPlan(max_budget_s=1000.0)  # what the load here does to the steps varies
+
+    def decided(ratios):
+        return speed_checks.paired_verdict(ratios, 0.25, looks=plan.looks).decided
+
+    rounds = bench.measure_ab(_wide_untrained(digits), bench.training_copy(trained_mlp.model),
+                              digits.x_train, digits.y_train, batch_size=32, plan=plan,
+                              decided=decided, clock=_scaled_clock(100.0))  # fmt: skip
+    assert rounds.rounds >= plan.min_rounds, rounds.to_json()
+    assert plan.budget_s < rounds.budget_s <= plan.max_budget_s
+    assert rounds.budget["planned_s"] == 3.0 and rounds.budget["min_rounds"] == 8
+    check = _judge(rounds, plan)
+    assert not check.passed and check.details["verdict"] == "slower", check.message
+    explained = check.details["explanation"]
+    assert "budget raised from 3.0 s to" in explained and "8 rounds fit" in explained
+
+
+def test_the_minimum_rounds_are_not_bought_beyond_the_max_budget(trained_mlp, digits):
+    """When even ``max_budget_s`` cannot hold ``min_rounds`` rounds, the A/B runs what fits
+    and the check (undecided, not rejected) says how long the minimum would take."""
+    from mlchecks import measure as bench
+
+    plan = bench.ABPlan(max_budget_s=4.0)
+    rounds = bench.measure_ab(_wide_untrained(digits), bench.training_copy(trained_mlp.model),
+                              digits.x_train, digits.y_train, batch_size=32, plan=plan,
+                              clock=_scaled_clock(300.0))  # fmt: skip
+    assert rounds.rounds < plan.min_rounds and rounds.budget_s == 4.0
+    assert rounds.budget["min_rounds_s"] > 4.0
+    check = _judge(rounds, plan)
+    assert check.passed and check.details["verdict"] == "undecided"
+    assert "8 rounds of these steps take" in check.message
+    assert "above speed_max_budget_s 4 s" in check.details["warning"]
+
+
+def test_fast_steps_keep_the_planned_budget(trained_mlp, digits):
+    """The default TensorFlow gate's A/B costs what it did: steps of a few ms fit the minimum
+    rounds in the planned 3 s, which is not raised."""
+    from mlchecks import measure as bench
+
+    plan = bench.ABPlan(looks=1)
+    model = trained_mlp.model
+    rounds = bench.measure_ab(bench.training_copy(model), bench.training_copy(model),
+                              digits.x_train, digits.y_train, batch_size=32, plan=plan)  # fmt: skip
+    assert rounds.budget_s == plan.budget_s == 3.0 and rounds.rounds >= plan.min_rounds
+    assert "budget raised" not in _judge(rounds, plan).details["explanation"]
+
+
+def test_the_minimum_rounds_and_the_max_budget_are_configurable():
+    from mlchecks.config import settings_from_table
+    from mlchecks.errors import ConfigError
+
+    table = {"thresholds": {"speed_min_rounds": 16, "speed_max_budget_s": 60}}
+    t = settings_from_table(table, {}).thresholds
+    assert (t.speed_min_rounds, t.speed_max_budget_s) == (16, 60.0)
+    assert settings_from_table({}, {}).thresholds.speed_min_rounds == 8
+    for key, bad in (("speed_min_rounds", 0), ("speed_min_rounds", 2.5),
+                     ("speed_max_budget_s", 1.0), ("speed_max_budget_s", True)):  # fmt: skip
+        with pytest.raises(ConfigError, match=key):
+            settings_from_table({"thresholds": {key: bad}}, {})
+
+
 # --- under load that looks like other CI jobs (tests/loadgen.py) ------------------------------
 # The champion is the reference MLP (128 units, 20 epochs, ~0.97 on digits). `wide` is a
 # 2 x 2048-unit MLP of the same accuracy whose training step is about 10x as slow.

@@ -331,6 +331,13 @@ def ab_check(
         )
         budget = m.get("budget_s")
         spent = f" within the {budget:.1f} s budget" if isinstance(budget, int | float) else ""
+        sized = m.get("budget") or {}
+        need, cap = sized.get("min_rounds_s"), sized.get("max_budget_s")
+        if isinstance(need, int | float) and isinstance(cap, int | float) and need > cap:
+            more += (
+                f"; {sized.get('min_rounds')} rounds of these steps take ~{need:.0f} s, above "
+                f"speed_max_budget_s {cap:g} s"
+            )
         warning = (
             f"speed.training undecided: {v.n} rounds{spent} cannot tell whether the candidate "
             f"is more than {tolerance:.0%} slower than {name} ({v.ratio:.2f}x); {more}"
@@ -372,6 +379,13 @@ def ab_check(
         normalised = _figure(current, "normalised")
         if normalised is not None:
             details["normalised"] = normalised
+    sized = m.get("budget") or {}
+    if sized.get("raised"):
+        explanation += (
+            f"; budget raised from {sized['planned_s']:.1f} s to {m['budget_s']:.1f} s so that "
+            f"{sized['min_rounds']} rounds fit these steps (at most speed_max_budget_s "
+            f"{sized['max_budget_s']:g} s)"
+        )
     elapsed = m.get("elapsed_s")
     if isinstance(elapsed, int | float):
         explanation += f"; the A/B took {elapsed:.1f} s of the run (warm-up included)"

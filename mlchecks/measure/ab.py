@@ -23,7 +23,15 @@ process, on the same device, on the same batches, interleaved**:
   step) would be judged on its typical step;
 - the rounds are looked at after ``8, 16, 32, ...`` of them (:meth:`ABPlan.schedule`); the
   caller's ``decided(ratios)`` says whether to stop there. Rounds stop at the last look or when
-  the timed rounds would exceed ``budget_s``.
+  the timed rounds would exceed the budget;
+- the budget is sized from the measured step time: ``budget_s`` (3 s) unless ``min_rounds``
+  rounds (8: fewer cannot give a sign-test bound at the default level over 4 looks) of one
+  step of each model would not fit it; then it is raised to what they take (with a margin of
+  :data:`BUDGET_MARGIN`), at most ``max_budget_s`` (30 s). A model whose steps take ~0.2 s
+  (PyTorch on a shared 2-core CPU) gets its 8 rounds in ~5 s instead of one round in 3 s (a
+  10x slower candidate then passed undecided); the reference MLP on TensorFlow (a few ms per
+  step) keeps 3 s. Beyond ``max_budget_s`` the rounds that fit are run and the check says
+  how long the minimum would take (``budget`` in the details).
 
 One step is ``model.train_on_batch`` of one batch: the user's compiled training step (forward,
 loss, gradients, optimizer update, metrics), timed with ``time.perf_counter``; it returns its
@@ -69,10 +77,15 @@ REFERENCE_COMPILE: Mapping[str, Any] = {
 
 SIDES = ("candidate", "champion")
 
+#: A raised budget is this many times the estimated time of ``min_rounds`` one-step rounds: the
+#: estimate comes from the fastest warm-up steps, and load makes later steps slower.
+BUDGET_MARGIN = 1.5
+
 
 @dataclasses.dataclass(frozen=True)
 class ABPlan:
-    """How much an A/B measures. The defaults keep the timed rounds under 3 s per candidate.
+    """How much an A/B measures. The defaults keep the timed rounds under 3 s per candidate
+    (up to 30 s when its steps are so slow that 8 rounds would not fit in 3 s).
 
     Attributes:
         first_look: rounds at the first look; each later look doubles them.
@@ -86,7 +99,10 @@ class ABPlan:
             unless the first look would not fit the budget then.
         max_steps: steps of each model per round, at most.
         budget_s: seconds of timed rounds, at most (a round that would end past it is not
-            started).
+            started), unless ``min_rounds`` rounds need more.
+        min_rounds: interleaved rounds to measure at least, raising the budget for them
+            when the steps are slow (8: the fewest that give a bound at 95% over 4 looks).
+        max_budget_s: the most seconds the budget is raised to for ``min_rounds``.
         warmup_steps: untimed steps of each model after the first one (which traces).
         max_batches: distinct batches, cycled through.
     """
@@ -99,6 +115,8 @@ class ABPlan:
     budget_s: float = 3.0
     warmup_steps: int = 3
     max_batches: int = 32
+    min_rounds: int = 8
+    max_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -112,6 +130,25 @@ class ABPlan:
             if not ok:
                 msg = f"A/B plan {field.name} must be {want}, got {value!r}"
                 raise ValueError(msg)
+        if self.max_budget_s < self.budget_s:
+            msg = (
+                f"A/B plan max_budget_s ({self.max_budget_s!r}) must be at least budget_s "
+                f"({self.budget_s!r})"
+            )
+            raise ValueError(msg)
+
+    def sized_budget(self, pair_s: float) -> dict[str, Any]:
+        """The budget for steps of ``pair_s`` seconds per pair (one step of each model):
+        ``budget_s``, or what ``min_rounds`` one-step rounds take (x :data:`BUDGET_MARGIN`)
+        up to ``max_budget_s``. Returns ``{"budget_s", "planned_s", "min_rounds",
+        "min_rounds_s", "max_budget_s", "raised"}``."""
+        need = self.min_rounds * pair_s
+        budget = self.budget_s
+        if need > self.budget_s:
+            budget = min(self.max_budget_s, need * BUDGET_MARGIN)
+        return {"budget_s": budget, "planned_s": self.budget_s, "min_rounds": self.min_rounds,
+                "min_rounds_s": need, "max_budget_s": self.max_budget_s,
+                "raised": budget > self.budget_s}  # fmt: skip
 
     def schedule(self) -> tuple[int, ...]:
         """The round counts at which the measurement looks (and may stop)."""
@@ -148,6 +185,7 @@ class ABRounds:
     device: Mapping[str, str]
     plan: Mapping[str, Any]
     measured_at: str = ""
+    budget: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def ratios(self) -> tuple[float, ...]:
@@ -334,6 +372,10 @@ def measure_ab(
         for side in SIDES if j % 2 == 0 else SIDES[::-1]:
             warm[side].append(step(side, j + 1))
     pair_s = sum(min(warm[side]) for side in SIDES) if plan.warmup_steps else 0.0
+    if not plan.warmup_steps:  # no untimed steps: size the budget from the first ones
+        pair_s = sum(warmup.values())
+    sized = plan.sized_budget(pair_s)
+    budget = float(sized["budget_s"])
     schedule = plan.schedule()
 
     def steps_for(n: int, timed: float, pair: float) -> int:
@@ -343,7 +385,7 @@ def measure_ab(
             return plan.min_steps
         steps = min(plan.max_steps, max(plan.min_steps, round(plan.round_s / pair)))
         if n < plan.first_look:
-            steps = min(steps, int((plan.budget_s - timed) / ((plan.first_look - n) * pair)))
+            steps = min(steps, int((budget - timed) / ((plan.first_look - n) * pair)))
         return max(1, steps)
 
     cand: list[float] = []
@@ -372,8 +414,10 @@ def measure_ab(
                         for i in range(n)]  # fmt: skip
             pair = float(statistics.median(per_pair))
         steps = steps_for(n, timed, pair)
-        if n and timed + steps * pair > plan.budget_s:  # the next round would end past it
-            stopped = "budget"
+        # the next round would end past the budget; short of min_rounds, past max_budget_s
+        cap = budget if n >= plan.min_rounds else max(budget, plan.max_budget_s)
+        if n and timed + steps * pair > cap:
+            stopped = "budget" if n >= plan.min_rounds else "max budget"
             break
         candidate_first = n % 2 == 0
         times: dict[str, list[float]] = {side: [] for side in SIDES}
@@ -402,9 +446,10 @@ def measure_ab(
         warmup_s=warmup,
         timed_s=timed,
         elapsed_s=clock() - started,
-        budget_s=plan.budget_s,
+        budget_s=budget,
         compile=compile_info,
         device=_device(device).to_json(),
         plan=plan.to_json(),
         measured_at=_now(),
+        budget=sized,
     )
