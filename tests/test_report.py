@@ -542,6 +542,9 @@ def test_axes_have_round_ticks_and_fractions_stay_within_one():
     ticks = [float(t["text"]) for t in chart.ticks]
     assert ticks == [0.7, 0.8, 0.9, 1.0]  # not 1.025 (the padding above 1 before)
     assert [t["text"] for t in chart.titles] == ["epoch", "accuracy"]
+    epochs = line_chart({"loss": [1 / (i + 1) for i in range(20)]}, y_title="loss")
+    assert [x["text"] for x in epochs.labels] == ["1", "5", "10", "15", "20"]
+    assert [t["text"] for t in epochs.ticks] == ["0", "0.2", "0.4", "0.6", "0.8", "1.0"]
     # the last x label is centred on its point, with room for it inside the chart
     wide = line_chart({"h": [0.9, 0.8]}, ["0001", "candidate"])
     last = wide.labels[-1]

@@ -23,6 +23,16 @@ model they belong to. Read:
   example indices) and :class:`~mlchecks.result.DriftDetails` (drifted distributions).
 - version history: ``regression.forgetting`` (:class:`~mlchecks.result.ForgettingDetails`:
   the forgetting matrix, versions x holdouts, and one row per earlier holdout).
+- drift histograms: ``data.drift`` comparisons' ``histogram`` (reference and current shares per
+  bin, read off the two profiles' percentile sketches by :func:`mlchecks.data.profile.histograms`).
+- reliability diagram: the run's own evaluation (confidence bins as ``accuracy.ece`` draws
+  them; the check's ``bins``).
+
+A section left out is listed in ``absent`` with the reason the page gives. Each section is one
+entry of :data:`SECTION_TITLES`, one :class:`ReportData` field, one ``_Sections`` method of the
+same name, one reason in ``_Sections.absent`` and one template (``mlchecks.report.html``
+``SECTIONS``); a new section (e.g. the class-incremental accuracy matrix, version x holdout,
+with average accuracy and backward transfer) is added the same way.
 
 Figures the run computed itself fill the gaps: an
 :class:`~mlchecks.stats.evaluation.Evaluation` gives the accuracy interval, per-class recall and

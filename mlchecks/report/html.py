@@ -441,8 +441,13 @@ def line_chart(
         return Chart(width, height, [], [], [], [])
     texts = [_short(x_labels[i] if x_labels is not None and i < len(x_labels) else str(i + 1), 12)
              for i in range(n)]  # fmt: skip
-    step = max(1, math.ceil(n / 10))
-    shown = list(range(0, n, step))
+    if x_labels is None and n > 10:  # epochs: round numbers, the first and the last
+        _, _, every, marks = nice_scale(1, n, 5)
+        every = max(every, 1)
+        shown = sorted({0, n - 1, *(int(v) - 1 for v in marks if 1 <= v <= n and v == int(v))})
+        shown = [i for i in shown if i in (0, n - 1) or min(n - 1 - i, i) > every / 2]
+    else:
+        shown = list(range(0, n, max(1, math.ceil(n / 10))))
     # room for the first and last x label, centred on their points
     left = max(56.0, _text_width(texts[0]) / 2 + 4)
     right = max(14.0, _text_width(texts[shown[-1]]) / 2 + 4) if n > 1 else 14.0
