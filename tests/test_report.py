@@ -531,6 +531,8 @@ def test_a_first_version_is_a_gate_that_stored_one():
     # a summary written before the verdict came first still reads right
     old = _index_row({"run_id": "r", "verdict": "first version", "name": "digits"})
     assert (old["verdict"], old["first_version"], old["lineages"]) == ("accepted", True, ["digits"])
+    many = _index_row({"run_id": "r", "failed": 11, "failed_ids": [f"c{i}" for i in range(8)]})
+    assert many["more_failed"] == 3  # the summary names 8; the page says how many more
 
 
 def test_axes_have_round_ticks_and_fractions_stay_within_one():

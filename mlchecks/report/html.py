@@ -143,6 +143,9 @@ def _index_row(entry: dict[str, Any]) -> dict[str, Any]:
     run["accuracy"] = {str(k): v for k, v in accuracy.items() if _finite(v) is not None}
     failed = run.get("failed_ids")
     run["failed_ids"] = [str(f) for f in failed] if isinstance(failed, list) else []
+    count = run.get("failed")
+    more = count - len(run["failed_ids"]) if isinstance(count, int) else 0
+    run["more_failed"] = more if run["failed_ids"] and more > 0 else 0  # the summary keeps 8
     models = run.get("models")
     run["models"] = [str(m) for m in models] if isinstance(models, list) else []
     return run
