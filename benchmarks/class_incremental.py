@@ -11,7 +11,8 @@ on task j's holdout), the forgetting of each earlier holdout (best earlier accur
 the version's), average accuracy over seen tasks and backward transfer (Lopez-Paz & Ranzato
 2017), then the extremes over seeds that the defaults of the class scenario are read against.
 
-Run: ``python benchmarks/class_incremental.py --mnist DIR [--seeds 5] [--epochs 5]``.
+Run: ``python benchmarks/class_incremental.py --mnist DIR [--seeds 5] [--epochs 5]
+[--finetune-epochs 5] [--batch-size 32]``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def memory(tasks: list[dict[str, np.ndarray]], upto: int, per_digit: int, seed: 
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def lineage(tasks, kind: str, seed: int, epochs: int, finetune_epochs: int, per_digit: int):
+def lineage(tasks, kind: str, seed: int, epochs: int, finetune_epochs: int, per_digit: int,
+            batch_size: int = 32):
     """The versions' correct masks on every task's holdout: ``masks[i][j]``."""
     from mlchecks.model import training, zoo
 
@@ -71,7 +73,7 @@ def lineage(tasks, kind: str, seed: int, epochs: int, finetune_epochs: int, per_
             mx, my = memory(tasks, k, per_digit, seed)
             x, y = np.concatenate([x, mx]), np.concatenate([y, my])
         training.set_seed(seed + k)
-        model.fit(x, y, epochs=epochs if k == 0 else finetune_epochs, batch_size=32,
+        model.fit(x, y, epochs=epochs if k == 0 else finetune_epochs, batch_size=batch_size,
                   shuffle=True, verbose=0)  # fmt: skip
         masks.append([training.predict(model, t["x_test"]).argmax(1) == t["y_test"]
                       for t in tasks])  # fmt: skip
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--finetune-epochs", type=int, default=5)
     parser.add_argument("--memory", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     from mlchecks.data.dataset import load_mnist_t10k
 
@@ -115,7 +118,8 @@ def main() -> None:
         tasks = split_tasks(x, y, seed)
         for kind in ("finetune", "replay"):
             t0 = time.perf_counter()
-            masks = lineage(tasks, kind, seed, args.epochs, args.finetune_epochs, args.memory)
+            masks = lineage(tasks, kind, seed, args.epochs, args.finetune_epochs, args.memory,
+                            args.batch_size)
             s = summary(masks, tasks)
             print(json.dumps({"seed": seed, "kind": kind, **s,
                               "seconds": round(time.perf_counter() - t0, 1)}))  # fmt: skip

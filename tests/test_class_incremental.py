@@ -134,7 +134,7 @@ def _split_tasks(x, y, seed=0):
     return out
 
 
-def _gate(folder, lineage, data, classes, candidate, scenario="class"):
+def _gate(folder, lineage, data, classes, candidate, scenario="class", categories=GATE):
     """One in-process gate of ``candidate`` on ``data``; returns the decision (an exit 2 or 3
     would raise here)."""
     from mlchecks.run.gate import Gate
@@ -142,7 +142,7 @@ def _gate(folder, lineage, data, classes, candidate, scenario="class"):
     table = {"name": lineage, "registry": str(folder / "registry"), "data": str(data),
              "classes": list(classes), "scenario": scenario}  # fmt: skip
     settings = settings_from_table(table, {}, root=str(folder))
-    with Gate.for_settings(settings, candidate=candidate, categories=GATE) as gate:
+    with Gate.for_settings(settings, candidate=candidate, categories=categories) as gate:
         return gate.run(run_suites)
 
 
@@ -194,21 +194,26 @@ def split_mnist(mnist_t10k, tmp_path_factory):
                                                  replace=False) for d in digits]))
               for t, digits in zip(tasks, TASKS, strict=True)]  # fmt: skip
     for kind in ("finetune", "replay"):
-        training.set_seed(0)
-        model = zoo.mlp((28, 28, 1), 10)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         masks[kind], decisions[kind] = [], []
         for k, task in enumerate(tasks):
             xs, ys = task["x_train"], task["y_train"]
             if kind == "replay" and k:
                 xs = np.concatenate([xs, *(tasks[i]["x_train"][stored[i]] for i in range(k))])
                 ys = np.concatenate([ys, *(tasks[i]["y_train"][stored[i]] for i in range(k))])
-            training.set_seed(k)
-            model.fit(xs, ys, epochs=EPOCHS, batch_size=32, shuffle=True, verbose=0)
+            path = folder / f"{kind}-v{k + 1}.keras"
+            if k == 0 and kind == "replay":  # version 1 is the same for both: its saved file,
+                model = training.load_model(folder / "finetune-v1.keras")  # optimizer included
+                path = folder / "finetune-v1.keras"
+            else:
+                if k == 0:
+                    training.set_seed(0)
+                    model = zoo.mlp((28, 28, 1), 10)
+                    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+                training.set_seed(k)
+                model.fit(xs, ys, epochs=EPOCHS, batch_size=32, shuffle=True, verbose=0)
+                model.save(path)
             masks[kind].append([training.predict(model, t["x_test"]).argmax(1) == t["y_test"]
                                 for t in tasks])  # fmt: skip
-            path = folder / f"{kind}-v{k + 1}.keras"
-            model.save(path)
             decisions[kind].append(_gate(folder, kind, data[k], TASKS[k], path))
     return tasks, masks, decisions, folder, data
 
@@ -264,8 +269,8 @@ def test_the_domain_rule_rejects_replay_and_says_why(split_mnist):
     replay step it accepts above, and the message points to the class scenario."""
     _, masks, decisions, folder, data = split_mnist
     path = folder / "replay-v2.keras"
-    decision = _gate(folder, "replay-domain-rule", data[0], TASKS[0], folder / "replay-v1.keras",
-                     scenario="domain")  # fmt: skip
+    decision = _gate(folder, "replay-domain-rule", data[0], TASKS[0],
+                     folder / "finetune-v1.keras", scenario="domain")  # fmt: skip
     assert decision.accepted
     decision = _gate(folder, "replay-domain-rule", data[1], TASKS[1], path, scenario="domain")
     forgetting = _check(decision, "regression.forgetting")
@@ -289,3 +294,55 @@ def test_a_shrinking_head_or_labels_beyond_the_head_are_bad_input(split_mnist):
         _gate(folder, "replay", data[0], TASKS[0], folder / "head4.keras")
     assert info.value.exit_code == 2
     assert decisions["replay"][-1].accepted  # the champion survived both
+
+
+@pytest.mark.slow
+def test_drift_is_not_judged_against_a_profile_of_other_classes(split_mnist):
+    """A learning step's data (new digits) differs from the champion's data profile by design:
+    data.drift is not judged then (it rejected every learning step before)."""
+    _, _, _, folder, data = split_mnist
+    step = _gate(folder, "finetune", data[1], TASKS[1], folder / "finetune-v2.keras",
+                 categories=("data", "regression"))  # fmt: skip
+    drift = _check(step, "data.drift")
+    assert drift.status == "not_judged" and "brings classes 2, 3" in drift.message
+    assert _check(step, "data.classes_present").passed  # the declared 2, 3
+
+
+# ----------------------------------------------------------------------------- evolve
+def test_evolve_scenarios_are_checked():
+    from mlchecks.run import evolve
+
+    with pytest.raises(ConfigError, match="--scenario 'task'"):
+        evolve.evolve(settings_from_table({}, {}), None, 2, workdir=None, runner=run_suites,
+                      scenario="task")  # fmt: skip
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    keep = evolve.stored_samples(labels, 2, np.random.default_rng(0))
+    assert sorted(np.bincount(labels[keep]).tolist()) == [1, 2, 2]
+
+
+@pytest.mark.slow
+def test_evolve_class_scenario_rejects_naive_promotes_rehearsal(digits, tmp_path):
+    """``mlchecks evolve --scenario class`` on the embedded digits, three tasks of two digits
+    (0-1, 2-3, 4-5; the CLI's default is all five), evolve's default recipe and memory."""
+    from mlchecks.run import evolve
+
+    tr, te = digits.y_train < 6, digits.y_test < 6
+    six = digits.replace(x_train=digits.x_train[tr], y_train=digits.y_train[tr],
+                         x_test=digits.x_test[te], y_test=digits.y_test[te], num_classes=6,
+                         class_names=digits.class_names[:6])  # fmt: skip
+    settings = settings_from_table({"name": "evolve", "registry": str(tmp_path / "reg")}, {},
+                                   root=str(tmp_path))  # fmt: skip
+    lines: list[str] = []
+    result = evolve.evolve(settings, six, 3, workdir=tmp_path, runner=run_suites,
+                           echo=lines.append, scenario="class")  # fmt: skip
+    kinds = [(a.step, a.kind, a.accepted, a.version) for a in result.attempts]
+    assert kinds == [(1, "initial", True, "0001"), (2, "naive", False, None),
+                     (2, "rehearsal", True, "0002"), (3, "naive", False, None),
+                     (3, "rehearsal", True, "0003")]  # fmt: skip
+    for attempt in result.attempts:
+        if attempt.kind == "naive":
+            assert "regression.forgetting" in attempt.failed
+            assert attempt.accuracy["classes 0-1"] < 0.2
+    assert result.attempts[-1].accuracy["classes 0-1"] > 0.8
+    text = "\n".join(lines)
+    assert "forgetting matrix" in text and "average" in text and "backward transfer" in text

@@ -36,8 +36,28 @@ def memo_folder(session: Session) -> Path:
     return settings.resolve(settings.cache_dir) / "data-checks"
 
 
+def arrived_classes(session: Session) -> list[int]:
+    """``scenario = "class"``: the classes this data brings that no holdout of the champion's
+    lineage held (a learning step of a class-incremental lineage); otherwise none."""
+    import numpy as np
+
+    from mlchecks.checks.continual import CLASS, new_classes
+
+    if session.settings.scenario != CLASS:
+        return []
+    dataset = session.dataset
+    for spec in session.settings.models:
+        baseline = session.baseline(spec)
+        if baseline is not None:
+            labels = np.concatenate([dataset.y_train, dataset.y_test])
+            return new_classes(labels, [h.y for h in baseline.holdouts])
+    return []
+
+
 def _inputs(session: Session, dataset: Dataset | None = None) -> tuple[Any, list[Any], Any]:
-    reference = champion_profile(session) or "auto"
+    # A class-incremental step brings other classes than the champion's data held: their inputs
+    # and labels differ from its profile by design, so drift is not measured against it.
+    reference = None if arrived_classes(session) else champion_profile(session) or "auto"
     return dataset or session.dataset, expectations.scopes(session.settings), reference
 
 
@@ -45,7 +65,22 @@ def data_checks(session: Session, dataset: Dataset | None = None) -> dict[str, l
     """Every data check of the run on ``dataset`` (default: the session's), grouped by check id
     (one result per configuration)."""
     dataset, scoped, reference = _inputs(session, dataset)
-    return memo.run_scopes(dataset, scoped, reference=reference, folder=memo_folder(session))
+    results = memo.run_scopes(dataset, scoped, reference=reference, folder=memo_folder(session))
+    arrived = arrived_classes(session) if reference is None else []
+    if arrived and "data.drift" in results:
+        from mlchecks.result import CheckResult
+
+        message = (
+            f"data drift not judged: this class-incremental step brings classes "
+            f"{', '.join(str(c) for c in arrived[:8])} that the champion's data did not hold, "
+            "so its inputs and labels differ from the champion's profile by design"
+        )
+        results["data.drift"] = [
+            CheckResult.not_judged("data.drift", "data", message, threshold=r.threshold,
+                                   model=r.model)
+            for r in results["data.drift"]
+        ]  # fmt: skip
+    return results
 
 
 def memoised(session: Session) -> bool:
