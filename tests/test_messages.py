@@ -61,22 +61,32 @@ def _regression_results() -> list[CheckResult]:
         candidate[y == k] = (k + 1) % 10
     t = Thresholds(max_flip_rate=0.05)
     base, cand = champion == y, candidate == y
-    holdouts = [regression.HoldoutPair(f"h{i}", f"000{i}", 0.95, f"000{i}", *_masks(450, 430, 200, 2, i))
-                for i in (1, 2, 3)]  # fmt: skip
+    holdouts = [
+        regression.HoldoutPair(f"h{i}", f"000{i}", 0.95, f"000{i}", *_masks(450, 430, 200, 2, i))
+        for i in (1, 2, 3)
+    ]
     return [
         regression.accuracy_check(base, cand, thresholds=t, champion=CHAMPION, model="mlp"),
-        regression.accuracy_check(*_masks(450, 430, 40, 2), thresholds=Thresholds(
-            regression_mode="strict"), champion=CHAMPION, model="mlp"),  # fmt: skip
-        regression.per_class_check(y, champion, candidate, 10, thresholds=t, champion=CHAMPION,
-                                   model="mlp"),  # fmt: skip
-        regression.flip_rate_check(base, cand, thresholds=t, champion=CHAMPION,
-                                   reseed_flip_rate=0.012, model="mlp"),  # fmt: skip
+        regression.accuracy_check(
+            *_masks(450, 430, 40, 2),
+            thresholds=Thresholds(regression_mode="strict"),
+            champion=CHAMPION,
+            model="mlp",
+        ),
+        regression.per_class_check(
+            y, champion, candidate, 10, thresholds=t, champion=CHAMPION, model="mlp"
+        ),
+        regression.flip_rate_check(
+            base, cand, thresholds=t, champion=CHAMPION, reseed_flip_rate=0.012, model="mlp"
+        ),
         regression.forgetting_check(holdouts, thresholds=t, model="mlp"),
         # passing, with a holdout too small to see the margin: the WARN line
-        regression.per_class_check(y[:60], champion[:60], champion[:60], 10, thresholds=t,
-                                   champion=CHAMPION, model="mlp"),  # fmt: skip
-        regression.accuracy_check(*_masks(40, 38, 0, 0), thresholds=t, champion=CHAMPION,
-                                  model="mlp"),  # fmt: skip
+        regression.per_class_check(
+            y[:60], champion[:60], champion[:60], 10, thresholds=t, champion=CHAMPION, model="mlp"
+        ),
+        regression.accuracy_check(
+            *_masks(40, 38, 0, 0), thresholds=t, champion=CHAMPION, model="mlp"
+        ),
     ]
 
 
@@ -86,8 +96,11 @@ def test_regression_messages_lead_with_a_plain_sentence():
     for result in results:
         assert_plain(result)
     acc, strict, per_class, flips, forgetting, *_ = results
-    assert re.match(r"REGRESSION: accuracy 0\.\d{4} vs champion 0003 of 'mlp' 0\.\d{4} on its "
-                    r"holdout \(450 samples\): -\d+\.\d\d pp, significant$", acc.message)  # fmt: skip
+    assert re.match(
+        r"REGRESSION: accuracy 0\.\d{4} vs champion 0003 of 'mlp' 0\.\d{4} on its "
+        r"holdout \(450 samples\): -\d+\.\d\d pp, significant$",
+        acc.message,
+    )
     assert "McNemar p=" in acc.details.explanation and "80% power" in acc.details.explanation
     assert "strict" in strict.message
     # per class: the worst class first, the others named, the p-values only in details
@@ -105,8 +118,12 @@ def test_regression_messages_lead_with_a_plain_sentence():
 
 def _ev(correct, support, k):
     y_true = np.concatenate([[c] * n for c, n in enumerate(support)]).astype(np.int64)
-    y_pred = np.concatenate([[c] * right + [(c + 1) % k] * (n - right) for c, (right, n) in
-                             enumerate(zip(correct, support, strict=True))]).astype(np.int64)  # fmt: skip
+    y_pred = np.concatenate(
+        [
+            [c] * right + [(c + 1) % k] * (n - right)
+            for c, (right, n) in enumerate(zip(correct, support, strict=True))
+        ]
+    ).astype(np.int64)
     probs = np.full((len(y_true), k), 0.1 / (k - 1), np.float32)
     probs[np.arange(len(y_true)), y_pred] = 0.9
     return Evaluation(y_true, probs, k)
@@ -123,13 +140,15 @@ def test_accuracy_messages_are_short():
         accuracy.accuracy_min(near_chance, **where, backend="tensorflow", thresholds=default),
         accuracy.accuracy_min(partial, **where, backend="tensorflow", thresholds=default),
         accuracy.accuracy_min(weak, **where, backend="tensorflow", thresholds=strict),
-        accuracy.accuracy_min(_ev([44] * 10, [45] * 10, 10), **where, backend="tensorflow",
-                              thresholds=default),  # passes on the default bar: a WARN line
+        accuracy.accuracy_min(
+            _ev([44] * 10, [45] * 10, 10), **where, backend="tensorflow", thresholds=default
+        ),  # passes on the default bar: a WARN line
         accuracy.accuracy_class_recall(weak, **where, thresholds=strict),
         accuracy.accuracy_ece(weak, **where, thresholds=strict),
         accuracy.accuracy_loss(weak, **where, thresholds=strict),
-        accuracy.accuracy_seeds([(0, weak), (1, near_chance)], **where, backend="tensorflow",
-                                thresholds=strict),  # fmt: skip
+        accuracy.accuracy_seeds(
+            [(0, weak), (1, near_chance)], **where, backend="tensorflow", thresholds=strict
+        ),
     ]
     assert [r.passed for r in results] == [False, False, False, True, False, False, False, False]
     for result in results:
@@ -141,13 +160,24 @@ def test_accuracy_messages_are_short():
 
 
 def test_speed_messages_are_short():
-    slower = speed.ab_check([2.0, 2.1, 1.9, 2.05, 1.95, 2.2, 1.98, 2.02], 0.25, looks=4,
-                            model="mlp", where="mlp on digits [tensorflow, CPU]",
-                            champion=CHAMPION,
-                            measurement={"steps": 20, "batch_size": 32, "elapsed_s": 6.2})  # fmt: skip
-    undecided = speed.ab_check([1.2, 1.5, 0.9, 1.4, 1.1], 0.25, looks=4, model="mlp",
-                               where="mlp on digits [tensorflow, CPU]", champion=CHAMPION,
-                               measurement={"steps": 20, "batch_size": 32, "budget_s": 3.0})  # fmt: skip
+    slower = speed.ab_check(
+        [2.0, 2.1, 1.9, 2.05, 1.95, 2.2, 1.98, 2.02],
+        0.25,
+        looks=4,
+        model="mlp",
+        where="mlp on digits [tensorflow, CPU]",
+        champion=CHAMPION,
+        measurement={"steps": 20, "batch_size": 32, "elapsed_s": 6.2},
+    )
+    undecided = speed.ab_check(
+        [1.2, 1.5, 0.9, 1.4, 1.1],
+        0.25,
+        looks=4,
+        model="mlp",
+        where="mlp on digits [tensorflow, CPU]",
+        champion=CHAMPION,
+        measurement={"steps": 20, "batch_size": 32, "budget_s": 3.0},
+    )
     assert not slower.passed and undecided.passed and undecided.details.warning
     for result in (slower, undecided):
         assert_plain(result)

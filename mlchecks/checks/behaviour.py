@@ -66,7 +66,8 @@ BATCH_TOL = 1e-5  # relative to the output scale: batch size changes float summa
 CONFIDENT = 0.9  # "confident prediction" for behaviour.noise
 MAX_NOISE_SAMPLES = 1000  # confident test samples perturbed per example (subsampled beyond)
 CHUNK = 256
-FORMAT = 2  # bump when a check's definition changes: invalidates memoised results (2: status)
+FORMAT = 3  # bump when a check's definition changes: invalidates memoised results (2: status,
+# 3: short messages, details.explanation)
 
 
 def hypothesis_settings(examples: int = EXAMPLES, *, shrink: bool = True) -> HypothesisSettings:
@@ -142,14 +143,18 @@ def _not_judged(
                                   model=model, details=details)  # fmt: skip
 
 
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _failed_call(prop: str, name: str, exc: Exception, details: BehaviourDetails) -> CheckResult:
     text = " ".join(str(exc).split())[:300]
     message = (
         f"{prop.replace('_', ' ')} check of {name} could not run: the model raised "
-        f"{type(exc).__name__}: {text}"
+        f"{type(exc).__name__}: {_short(text)}"
     )
     return _result(prop, False, None, None, message, name,
-                   dataclasses.replace(details, error=text))  # fmt: skip
+                   dataclasses.replace(details, error=text, explanation=text))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- simplex
@@ -205,9 +210,10 @@ def simplex(
     if worst[0] > SIMPLEX_TOL:
         message = (
             f"outputs of {name} are not probabilities: on the {len(ref)} test samples it gives "
-            f"{_describe_rows(ref)}; {fix}"
+            f"{_describe_rows(ref)}; add a softmax"
         )
-        details = dataclasses.replace(details, counterexample={"source": "test split"})
+        details = dataclasses.replace(details, counterexample={"source": "test split"},
+                                      explanation=fix)  # fmt: skip
         return _result("simplex", False, worst[0], SIMPLEX_TOL, message, name, details)
 
     def violated(batch: np.ndarray) -> bool:
@@ -228,10 +234,11 @@ def simplex(
         return _result("simplex", True, value, SIMPLEX_TOL, message, name, details)
     out = _predict(model, found)
     details = dataclasses.replace(details, counterexample={
-        "batch": len(found), "min": float(found.min()), "max": float(found.max())})  # fmt: skip
+        "batch": len(found), "min": float(found.min()), "max": float(found.max())},
+        explanation=fix)  # fmt: skip
     message = (
         f"outputs of {name} are not probabilities: a batch of {len(found)} inputs in "
-        f"[{found.min():.3g}, {found.max():.3g}] gives {_describe_rows(out)}; {fix}"
+        f"[{found.min():.3g}, {found.max():.3g}] gives {_describe_rows(out)}; add a softmax"
     )
     return _result("simplex", False, value, SIMPLEX_TOL, message, name, details)
 
@@ -291,12 +298,13 @@ def batch_size(
         return _result("batch_size", True, value, BATCH_TOL, message, name, details)
     batch, chunk = found
     chunk = max(1, min(chunk, len(batch) - 1))
-    details = dataclasses.replace(details, counterexample={"batch": len(batch), "chunk": chunk})
+    details = dataclasses.replace(details, counterexample={"batch": len(batch), "chunk": chunk},
+                                  explanation="a layer uses batch statistics at inference (e.g. "
+                                  "BatchNormalization called with training=True, or a custom "
+                                  "layer reducing over the batch axis)")  # fmt: skip
     message = (
         f"predictions of {name} depend on batch size: a batch of {len(batch)} predicted whole and "
-        f"in chunks of {chunk} differs by up to {value:.3g} (tolerance {tolerances[-1]:.2g}); a "
-        "layer uses batch statistics at inference (e.g. BatchNormalization called with "
-        "training=True, or a custom layer reducing over the batch axis)"
+        f"in chunks of {chunk} differs by up to {value:.3g} (tolerance {tolerances[-1]:.2g})"
     )
     return _result("batch_size", False, value, BATCH_TOL, message, name, details)
 
@@ -337,12 +345,13 @@ def order(
         return _result("order", True, value, BATCH_TOL, message, name, details)
     batch, perm = found
     details = dataclasses.replace(
-        details, counterexample={"batch": len(batch), "permutation": list(perm)}
-    )
+        details, counterexample={"batch": len(batch), "permutation": list(perm)},
+        explanation=f"the batch reordered as {list(perm)}; a layer mixes samples of a batch (a "
+        "position-dependent or batch-reducing custom layer)",
+    )  # fmt: skip
     message = (
-        f"predictions of {name} depend on the order of a batch: a batch of {len(batch)} "
-        f"reordered as {list(perm)} changes its predictions by up to {value:.3g}; a layer mixes "
-        "samples of a batch (a position-dependent or batch-reducing custom layer)"
+        f"predictions of {name} depend on the order of a batch: reordering a batch of "
+        f"{len(batch)} changes its predictions by up to {value:.3g}"
     )
     return _result("order", False, value, BATCH_TOL, message, name, details)
 
@@ -392,12 +401,15 @@ def round_trip(
             text = " ".join(str(exc).split())[:300]
             message = (
                 f"{name} does not survive a .keras save/load round trip: {type(exc).__name__}: "
+                f"{_short(text, 80)}"
+            )
+            advice = (
                 f"{text}; register custom layers with keras.saving.register_keras_serializable "
                 "and implement get_config"
             )
             return _result(
                 "round_trip", False, None, 0.0, message, name,
-                dataclasses.replace(details, error=text),
+                dataclasses.replace(details, error=text, explanation=advice),
             )  # fmt: skip
     try:
         before, after = _predict(model, x), _predict(loaded, x)
@@ -414,11 +426,12 @@ def round_trip(
     )
     if differing:
         details = dataclasses.replace(
-            details, counterexample={"source": "test split", "differing": differing}
-        )
+            details, counterexample={"source": "test split", "differing": differing},
+            explanation=fix,
+        )  # fmt: skip
         message = (
             f"a .keras save/load round trip changes predictions of {name}: {differing} of "
-            f"{len(x)} test samples differ, by up to {worst[0]:.3g}; {fix}"
+            f"{len(x)} test samples differ, by up to {worst[0]:.3g}"
         )
         return _result("round_trip", False, worst[0], 0.0, message, name, details)
 
@@ -438,10 +451,11 @@ def round_trip(
             f"{len(x)} test samples and {examples} generated batches"
         )
         return _result("round_trip", True, value, 0.0, message, name, details)
-    details = dataclasses.replace(details, counterexample={"batch": len(found)})
+    details = dataclasses.replace(details, counterexample={"batch": len(found)},
+                                  explanation=fix)  # fmt: skip
     message = (
         f"a .keras save/load round trip changes predictions of {name} on a generated batch of "
-        f"{len(found)} by up to {value:.3g}; {fix}"
+        f"{len(found)} by up to {value:.3g}"
     )
     return _result("round_trip", False, value, 0.0, message, name, details)
 
@@ -524,12 +538,13 @@ def noise(
         return _result("noise", True, value, budget, message, name, details)
     details = dataclasses.replace(details, counterexample={
         "min": float(found.min()), "max": float(found.max()),
-        "mean_abs": float(np.abs(found).mean())})  # fmt: skip
+        "mean_abs": float(np.abs(found).mean())},
+        explanation=f"a noise pattern with values in [{found.min():.3g}, {found.max():.3g}]; "
+        "train with noise/augmentation or regularise, or raise max_noise_flip_rate if this "
+        "sensitivity is acceptable")  # fmt: skip
     message = (
         f"noise within {amplitude} flips {value:.2%} of the {len(x)} confident test predictions "
-        f"of {name}, above the budget of {budget:.2%} (a pattern with values in "
-        f"[{found.min():.3g}, {found.max():.3g}]); train with noise/augmentation or "
-        "regularise, or raise max_noise_flip_rate if this sensitivity is acceptable"
+        f"of {name}, above the budget of {budget:.2%}"
     )
     return _result("noise", False, value, budget, message, name, details)
 
