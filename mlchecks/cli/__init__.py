@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     registry_commands.add_arguments(
         sub.add_parser("registry", help="list, show, promote or roll back registry versions")
     )
+    from mlchecks.cli import init
+
+    init.add_arguments(sub.add_parser("init", help="starter [tool.mlchecks] and tests/ file"))
     return parser
 
 
@@ -94,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlchecks.cli import registry as registry_commands
 
             return int(registry_commands.run(args))
+        if args.command == "init":
+            from mlchecks.cli import init
+
+            return int(init.run(args))
         raise ConfigError(f"unknown command {args.command!r}")  # pragma: no cover
     except MlchecksError as exc:
         print(f"mlchecks: error: {_one_line(str(exc))}", file=sys.stderr)

@@ -58,10 +58,20 @@ class TrainingRecord:
 class TrainedModel:
     """A model under test: built and trained by mlchecks, loaded from cache, or a given file.
 
+    The Keras model is ``.model``; ``predict``, ``evaluate``, calling it and ``summary`` are
+    forwarded to it, so ``mlchecks_trained_model.predict(x)`` works as on the model itself. Any
+    other Keras attribute raises an AttributeError that names ``.model``. Beside it: ``.name``
+    (the configured model's), ``.spec`` (its :class:`~mlchecks.config.ModelSpec`), ``.record``
+    (the :class:`TrainingRecord`: history, seconds, seed; ``None`` for a given file) and
+    ``.path`` (its file, when saved).
+
     A model from the cache is loaded from disk only when something asks for ``.model``: checks
     that need only its predictions read them from the cache entry, so a warm run need not even
     import Keras.
     """
+
+    #: The Keras model's methods a TrainedModel forwards (everything else: ``.model``).
+    FORWARDED = ("predict", "evaluate", "__call__", "summary")
 
     def __init__(
         self,
@@ -93,6 +103,34 @@ class TrainedModel:
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """``self.model.predict(...)``."""
+        return self.model.predict(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        """``self.model.evaluate(...)``."""
+        return self.model.evaluate(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``self.model(...)``."""
+        return self.model(*args, **kwargs)
+
+    def summary(self, *args: Any, **kwargs: Any) -> Any:
+        """``self.model.summary(...)``."""
+        return self.model.summary(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails. An attribute of this class (a property that
+        # raised AttributeError inside) or a private name keeps Python's own error.
+        if name.startswith("_") or hasattr(type(self), name):
+            raise AttributeError(name)
+        msg = (
+            f"{type(self).__name__} {self.__dict__.get('name')!r} has no attribute {name!r}: "
+            f"it wraps the Keras model, which is its .model (use .model.{name}); it forwards "
+            f"only {', '.join(self.FORWARDED)}"
+        )
+        raise AttributeError(msg)
 
     def memo_path(self, key: str, suffix: str) -> Path | None:
         """Where a result computed from this exact model may be cached (``None``: nowhere)."""

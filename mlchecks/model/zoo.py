@@ -107,15 +107,51 @@ def get(identifier: str | Mapping[str, Any] | Builder) -> Builder:
         )
         raise ModelError(msg)
     module_name, _, attr = identifier.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = (
-            f"model builder {identifier!r}: cannot import {module_name!r} ({exc}); is it installed?"
-        )
-        raise ModelError(msg) from None
+    module = _import_builder_module(identifier, module_name)
     builder = getattr(module, attr, None)
     if not callable(builder):
         msg = f"model builder {identifier!r}: {module_name} has no callable {attr!r}"
         raise ModelError(msg)
     return builder  # type: ignore[no-any-return]
+
+
+def _import_builder_module(identifier: str, module_name: str) -> Any:
+    """Import the module of a ``module:function`` builder, from the project root (put on the
+    import path when the settings were loaded: :mod:`mlchecks.config.project`) or the installed
+    packages.
+
+    Raises:
+        ModelError: the module is neither there (naming the root searched and the fix), it
+            imports something missing, or importing it raised.
+    """
+    from mlchecks.config.project import project_roots
+
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or module_name
+        if missing != module_name and not module_name.startswith(f"{missing}."):
+            msg = (
+                f"model builder {identifier!r}: importing {module_name!r} failed: it imports "
+                f"{missing!r}, which is not installed ({exc}); install it in this environment"
+            )
+            raise ModelError(msg) from None
+        roots = project_roots()
+        file = module_name.replace(".", "/")
+        if roots:
+            where = f"the project root {roots[-1]}"
+            fix = f"put {file}.py (or the package {file}/) in {roots[-1]}, the config's folder"
+        else:
+            where = "a project root (no pyproject.toml with [tool.mlchecks] or mlchecks.toml found)"
+            fix = "run mlchecks in your project (`mlchecks init` writes its config there)"
+        msg = (
+            f"model builder {identifier!r}: cannot import {module_name!r}: it is neither in "
+            f"{where} nor an installed package; {fix}, or install it (pip install -e .)"
+        )
+        raise ModelError(msg) from None
+    except Exception as exc:
+        msg = (
+            f"model builder {identifier!r}: importing {module_name!r} raised "
+            f"{type(exc).__name__}: {exc}; fix that module"
+        )
+        raise ModelError(msg) from None

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from mlchecks.run.gate import Gate
     from mlchecks.run.session import Session
 
-# The fixtures live beside this module; one pytest11 entry point loads both.
-pytest_plugins = ["mlchecks.plugin.fixtures"]
+# The fixtures and the suites switch live beside this module; one pytest11 entry point
+# loads all three.
+pytest_plugins = ["mlchecks.plugin.fixtures", "mlchecks.plugin.suites"]
 
 SESSION_KEY = pytest.StashKey["Session"]()
 GATE_CONTEXT = "is_mlchecks_gate_context"
