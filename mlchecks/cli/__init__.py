@@ -65,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     from mlchecks.cli import registry as registry_commands
 
     evolve.add_arguments(
-        sub.add_parser("evolve", help="continual-learning demo, gate at every step")
+        sub.add_parser(
+            "evolve",
+            help="continual-learning demo, gate at every step",
+            epilog=evolve.EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
     registry_commands.add_arguments(
         sub.add_parser("registry", help="list, show, promote or roll back registry versions")
