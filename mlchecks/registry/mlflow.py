@@ -466,11 +466,16 @@ class MlflowRegistry:
             self._judged.pop(name, None)
 
     def _judged_key(self, name: str, expected: str | None, versions: list[_Version]) -> str:
+        """The judged-against key: ``expected`` with the tenure it had when gate_lock noted
+        it before the judging (else now); a champion that moved meanwhile gives a key no
+        successor can match, so the version is registered and then withdrawn."""
+        if expected is None:
+            return FIRST
+        noted = self._judged.get(name)
+        if noted is not None and noted[0] == expected:
+            return f"{expected}:{noted[1]}"
         current = self._alias(name, versions)
-        noted = self._judged.get(name, current)  # what gate_lock saw before the judging
-        if current[0] != expected or noted != current:
-            raise self._changed(name, expected, current[0])
-        return FIRST if expected is None else f"{expected}:{current[1]}"
+        return f"{expected}:{current[1] if current[0] == expected else 'stale'}"
 
     def _changed(self, name: str, expected: str | None, now: str | None,
                  kept: str | None = None) -> ChampionChanged:  # fmt: skip
