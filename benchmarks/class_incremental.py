@@ -38,7 +38,7 @@ def split_tasks(x: np.ndarray, y: np.ndarray, seed: int) -> list[dict[str, np.nd
     for digits in TASKS:
         idx = np.flatnonzero(np.isin(y, digits))
         rng.shuffle(idx)
-        cut = int(round(0.8 * idx.size))
+        cut = round(0.8 * idx.size)
         tr, te = idx[:cut], idx[cut:]
         out.append({"x_train": x[tr], "y_train": y[tr].astype(np.int64),
                     "x_test": x[te], "y_test": y[te].astype(np.int64)})  # fmt: skip
@@ -58,8 +58,15 @@ def memory(tasks: list[dict[str, np.ndarray]], upto: int, per_digit: int, seed: 
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def lineage(tasks, kind: str, seed: int, epochs: int, finetune_epochs: int, per_digit: int,
-            batch_size: int = 32):
+def lineage(
+    tasks,
+    kind: str,
+    seed: int,
+    epochs: int,
+    finetune_epochs: int,
+    per_digit: int,
+    batch_size: int = 32,
+):
     """The versions' correct masks on every task's holdout: ``masks[i][j]``."""
     from mlchecks.model import training, zoo
 
@@ -118,22 +125,32 @@ def main() -> None:
         tasks = split_tasks(x, y, seed)
         for kind in ("finetune", "replay"):
             t0 = time.perf_counter()
-            masks = lineage(tasks, kind, seed, args.epochs, args.finetune_epochs, args.memory,
-                            args.batch_size)
+            masks = lineage(
+                tasks, kind, seed, args.epochs, args.finetune_epochs, args.memory, args.batch_size
+            )
             s = summary(masks, tasks)
             print(json.dumps({"seed": seed, "kind": kind, **s,
                               "seconds": round(time.perf_counter() - t0, 1)}))  # fmt: skip
-            w = worst.setdefault(kind, {"max_forgetting_pp": -1e9, "min_forgetting_pp": 1e9,
-                                        "min_bwt_pp": 1e9, "max_bwt_pp": -1e9,
-                                        "final_accuracy_min": 1e9, "final_accuracy_max": -1e9,
-                                        "max_champion_class_drop_pp": -1e9})
+            w = worst.setdefault(
+                kind,
+                {
+                    "max_forgetting_pp": -1e9,
+                    "min_forgetting_pp": 1e9,
+                    "min_bwt_pp": 1e9,
+                    "max_bwt_pp": -1e9,
+                    "final_accuracy_min": 1e9,
+                    "final_accuracy_max": -1e9,
+                    "max_champion_class_drop_pp": -1e9,
+                },
+            )
             for step in s["steps"]:
                 w["max_forgetting_pp"] = max(w["max_forgetting_pp"], max(step["forgetting_pp"]))
                 w["min_forgetting_pp"] = min(w["min_forgetting_pp"], max(step["forgetting_pp"]))
                 w["min_bwt_pp"] = min(w["min_bwt_pp"], step["bwt_pp"])
                 w["max_bwt_pp"] = max(w["max_bwt_pp"], step["bwt_pp"])
-                w["max_champion_class_drop_pp"] = max(w["max_champion_class_drop_pp"],
-                                                      step["champion_class_drop_pp"])
+                w["max_champion_class_drop_pp"] = max(
+                    w["max_champion_class_drop_pp"], step["champion_class_drop_pp"]
+                )
             final = s["steps"][-1]["average_accuracy"]
             w["final_accuracy_min"] = min(w["final_accuracy_min"], final)
             w["final_accuracy_max"] = max(w["final_accuracy_max"], final)

@@ -90,8 +90,7 @@ def apply_bwt_floor(result: CheckResult, floor_pp: float, budget_pp: float) -> C
     message = result.message
     if below:
         head = (
-            f"FORGETTING: backward transfer {bwt * 100:+.2f} pp is below the floor "
-            f"{floor_pp:g} pp"
+            f"FORGETTING: backward transfer {bwt * 100:+.2f} pp is below the floor {floor_pp:g} pp"
         )
         message = f"{head}; {message}" if not result.passed else f"{head} ({message})"
     changes: dict[str, Any] = {"scenario": CLASS, "min_backward_transfer": floor_pp / 100}

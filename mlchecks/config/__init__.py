@@ -352,7 +352,9 @@ def parse_classes(value: Any, source: str) -> int | tuple[str, ...] | tuple[int,
         raise fail
     if isinstance(value, int):
         if not 2 <= value <= MAX_DECLARED_CLASSES:
-            msg = f"classes in {source} must count 2 to {MAX_DECLARED_CLASSES:,} classes, got {value}"
+            msg = (
+                f"classes in {source} must count 2 to {MAX_DECLARED_CLASSES:,} classes, got {value}"
+            )
             raise ConfigError(msg)
         return value
     if isinstance(value, str):
@@ -386,7 +388,10 @@ def parse_classes(value: Any, source: str) -> int | tuple[str, ...] | tuple[int,
     if all(isinstance(v, str) and v.strip() for v in value):
         names = tuple(v.strip() for v in value)
         if len(names) < 2 or len(set(names)) != len(names):
-            msg = f"classes in {source}: class names must be 2 or more distinct names, got {list(value)}"
+            msg = (
+                f"classes in {source}: class names must be 2 or more distinct names, got "
+                f"{list(value)}"
+            )
             raise ConfigError(msg)
         return names
     raise fail
@@ -458,8 +463,12 @@ def _thresholds(values: Mapping[str, Any], source: str) -> Thresholds:
             if not 0.0 < clean[key] < 0.5:
                 msg = f"alpha in {source} must be in (0, 0.5), got {value!r}"
                 raise ConfigError(msg)
-        elif key in ("max_accuracy_drop", "max_class_recall_drop", "max_forgetting",
-                     "forgetting_budget"):
+        elif key in (
+            "max_accuracy_drop",
+            "max_class_recall_drop",
+            "max_forgetting",
+            "forgetting_budget",
+        ):
             number = _number(key, value, source)
             if not 0.0 <= number <= 100.0:
                 msg = f"{key} in {source} is in percentage points: expected 0..100, got {value!r}"

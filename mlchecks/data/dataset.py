@@ -597,7 +597,8 @@ def declare_classes(
         raise DataError(msg)
     k = max(dataset.num_classes, count)
     if names is None:
-        names = tuple(dataset.class_names) + tuple(str(c) for c in range(len(dataset.class_names), k))
+        have = tuple(dataset.class_names)
+        names = have + tuple(str(c) for c in range(len(have), k))
     elif len(names) < k:
         names = names + tuple(str(c) for c in range(len(names), k))
     return dataset.replace(num_classes=k, class_names=names,
