@@ -90,6 +90,9 @@ from mlchecks.registry import (
     validate_name,
     validate_version,
 )
+from mlchecks.registry import (
+    json_safe as _clean,
+)
 
 LOCK_TIMEOUT_S = 120.0
 GATE_LOCK_TIMEOUT_S = 900.0
@@ -156,23 +159,6 @@ def _unwritable(root: Path, exc: OSError, now: str) -> RegistryError:
         "--registry at a writable folder, or judge without promoting (--no-promote)"
     )
     return RegistryError(msg)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 class LocalRegistry:

@@ -98,6 +98,9 @@ from mlchecks.registry import (
     validate_name,
     validate_version,
 )
+from mlchecks.registry import (
+    json_safe as _clean,
+)
 
 ALIAS = "champion"
 MODEL = "model.keras"
@@ -201,12 +204,6 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def _clean(value: Any) -> Any:
-    from mlchecks.registry.local import _clean as clean
-
-    return clean(value)
-
-
 @dataclasses.dataclass(frozen=True)
 class _Version:
     version: str
@@ -262,7 +259,16 @@ class MlflowRegistry:
             raise self._unavailable(what, f"{type(exc).__name__}: {exc}") from None
 
     def _unavailable(self, what: str, text: str) -> RegistryUnavailable:
-        reason = "connection refused" if "refused" in text.lower() else text[:200]
+        low = text.lower()
+        if "refused" in low:
+            reason = "connection refused"
+        elif "timed out" in low or "timeout" in low:
+            limit = os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "?")
+            reason = f"no answer within MLFLOW_HTTP_REQUEST_TIMEOUT={limit} s: timed out"
+        elif "resolve" in low or "name or service" in low or "nodename" in low:
+            reason = "host name not found"
+        else:
+            reason = text[:200]
         msg = (
             f"MLflow registry {self.location} is unreachable ({reason}) while trying to "
             f"{what}; check that the server is running and reachable, then rerun (retry)"
@@ -646,6 +652,19 @@ class MlflowRegistry:
                  and T_RECORD in v.tags and not v.withdrawn]  # fmt: skip
         return cands[0] if cands else None
 
+    @staticmethod
+    def _descends(versions: list[_Version], current: str | None, ancestor: str) -> bool:
+        """Whether ``current`` was judged against ``ancestor``, directly or through a chain."""
+        by_version = {v.version: v for v in versions}
+        for _ in range(len(versions)):
+            found = by_version.get(current or "")
+            if found is None:
+                return False
+            current = found.tags.get(T_JUDGED, FIRST).split(":", 1)[0]
+            if current == ancestor:
+                return True
+        return False
+
     def _take_office(self, name: str, mv: _Version, key: str, expected: str | None) -> None:
         for _ in range(4):
             versions = self._versions(name)
@@ -663,8 +682,12 @@ class MlflowRegistry:
                                    "reason": reason},
                             key=f"{winner.version}.promote")  # fmt: skip
                 continue  # re-read: success, or withdraw below
-            if winner is not None and winner.version == mv.version and current == mv.version:
-                return
+            if (
+                winner is not None
+                and winner.version == mv.version
+                and (current == mv.version or self._descends(versions, current, mv.version))
+            ):
+                return  # champion (and maybe already succeeded by a version judged against it)
             self._tag(
                 name,
                 mv.version,

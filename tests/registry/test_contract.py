@@ -359,3 +359,21 @@ def test_copy_migrates_a_folder_registry(tmp_path, mlflow_server, name, capsys, 
     code, _, err = cli(capsys, "registry", "copy", "--from", str(folder), "--to",
                        mlflow_server.uri, "--name", name)  # fmt: skip
     assert code == GateExit.BAD_INPUT and "already has versions" in err
+
+
+def test_a_server_that_never_answers_is_exit_3_within_the_timeout(capsys, monkeypatch):
+    """A slow (here: silent) server costs the request timeout times the attempts, not a hang."""
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections, never answers
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+        start = time.monotonic()
+        code, out, err = cli(capsys, "registry", "list", "--registry",
+                             f"mlflow+http://127.0.0.1:{port}")  # fmt: skip
+        took = time.monotonic() - start
+    assert code == GateExit.INTERNAL_ERROR and out == "" and err.count("\n") == 1, err
+    assert "unreachable" in err and "timed out" in err, err
+    assert took < 30, took  # 1 s x (1 + 1 retry), backoff, import; not 120 s x 7 retries
