@@ -35,6 +35,7 @@ KERAS_TESTS: dict[str, frozenset[str] | None] = {
     "tests/test_speed_ab.py": None,
     "tests/test_plugin.py": None,  # pytester runs that train tiny models
     "tests/test_gate.py": None,
+    "tests/test_new_project.py": None,  # trains the project's model in its pytest run
     "tests/test_evolve.py": None,
     "tests/run/test_gate_inputs.py": None,
     "tests/run/test_one_gate.py": None,

@@ -66,7 +66,12 @@ def mlchecks_model_spec(request: pytest.FixtureRequest) -> ModelSpec:
 def mlchecks_trained_model(
     mlchecks_session: Session, mlchecks_model_spec: ModelSpec
 ) -> TrainedModel:
-    """The configured model, trained with the run's seed (or loaded from the model cache)."""
+    """The configured model, trained with the run's seed (or loaded from the model cache).
+
+    A :class:`~mlchecks.model.training.TrainedModel`: ``predict``, ``evaluate``, ``summary``
+    and calling it go to the Keras model, which is ``.model``; beside it ``.name``, ``.spec``,
+    ``.record`` (the training history) and ``.path``.
+    """
     try:
         return mlchecks_session.model(mlchecks_model_spec)
     except MlchecksError as exc:
@@ -97,8 +102,9 @@ def mlchecks_record_check(
     Example::
 
         def test_my_floor(mlchecks_evaluation, mlchecks_record_check):
-            mlchecks_record_check(CheckResult("accuracy.mine", "accuracy", evaluation.accuracy > 0.9,
-                                     evaluation.accuracy, 0.9, "my floor"))
+            accuracy = mlchecks_evaluation.accuracy
+            mlchecks_record_check(CheckResult("accuracy.mine", "accuracy", accuracy > 0.9,
+                                              accuracy, 0.9, "my floor"))
     """
 
     def record(result: CheckResult, *more: CheckResult) -> CheckResult:
