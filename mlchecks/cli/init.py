@@ -16,6 +16,7 @@ import re
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from mlchecks.config.options import bounded
 from mlchecks.errors import ConfigError, GateExit
@@ -60,10 +61,10 @@ def run(args: argparse.Namespace) -> GateExit:
     if standalone.exists():
         raise ConfigError(_exists(standalone, "holds mlchecks' configuration already"))
     if pyproject.is_file():
-        original = _read(pyproject)
-        if "mlchecks" in original[1].get("tool", {}):
+        text, parsed = _read(pyproject)
+        tool = parsed.get("tool")
+        if isinstance(tool, dict) and "mlchecks" in tool:
             raise ConfigError(_exists(pyproject, "has a [tool.mlchecks] table already"))
-        text = original[0]
         text = text + ("" if text.endswith("\n") or not text else "\n") + "\n"
         text += starter_config(builder, name, data, args.epochs, prefix="tool.mlchecks")
         try:
@@ -103,7 +104,7 @@ def _exists(path: Path, what: str) -> str:
     )
 
 
-def _read(path: Path) -> tuple[str, dict[str, object]]:
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
         return text, tomllib.loads(text)
