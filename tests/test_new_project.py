@@ -193,5 +193,9 @@ def test_the_lineage_warning_names_the_new_lineage_the_others_and_the_name_to_gi
     assert "'digits-cnn.tiny'" in warning.message
     assert "'default.x', 'exp.tiny', 'tiny'" in warning.message
     assert "--name exp for 'exp.tiny'; --name default for 'tiny'" in warning.message
+    other = new_lineage("cand", "cand", ["default", "tiny"], candidate=True)  # a .keras file
+    assert other is not None and "give --name default; --name tiny" in other.message
+    unrelated = new_lineage("x.cnn", "cnn", ["default"])
+    assert unrelated is not None and "gate its .keras file with --name LINEAGE" in unrelated.message
     assert (name_for("tiny", "tiny"), name_for("a.b.tiny", "tiny"), name_for("cnn", "tiny")) == (
         "default", "a.b", None)  # fmt: skip

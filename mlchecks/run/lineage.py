@@ -26,7 +26,7 @@ CHECK_ID = "regression.lineage"
 def lineage_check(session: Session, spec: ModelSpec) -> CheckResult | None:
     """The warning for ``spec`` in ``session`` (``None``: nothing to warn about)."""
     lineage = session.lineage(spec)
-    return new_lineage(lineage, spec.name, session.registry.names())
+    return new_lineage(lineage, spec.name, session.registry.names(), candidate=spec.is_file)
 
 
 def name_for(lineage: str, model: str) -> str | None:
@@ -38,17 +38,25 @@ def name_for(lineage: str, model: str) -> str | None:
     return lineage[: -len(suffix)] if lineage.endswith(suffix) else None
 
 
-def new_lineage(lineage: str, model: str, existing: Sequence[str]) -> CheckResult | None:
+def new_lineage(
+    lineage: str, model: str, existing: Sequence[str], candidate: bool = False
+) -> CheckResult | None:
     """``regression.lineage`` of ``model`` going into ``lineage`` of a registry holding
-    ``existing`` lineages: a warning when ``lineage`` is new and others exist."""
+    ``existing`` lineages: a warning when ``lineage`` is new and others exist. A ``candidate``
+    (a ``.keras`` file) goes into the lineage ``--name`` names; a configured model into the
+    one :func:`name_for` gives."""
     others = sorted(set(existing) - {lineage})
     if lineage in existing or not others:
         return None
-    picks = [f"--name {n} for {o!r}" for o in others if (n := name_for(o, model)) is not None]
+    if candidate:
+        picks = [f"--name {o}" for o in others]
+    else:
+        picks = [f"--name {n} for {o!r}" for o in others if (n := name_for(o, model)) is not None]
     how = (
         f"to continue one, give {'; '.join(picks)} (or set name in [tool.mlchecks])"
         if picks
-        else "its model name matches none of them: to continue one, rename the model"
+        else f"none is {model}'s: to continue one, give the model that lineage's name in "
+        "[[tool.mlchecks.models]], or gate its .keras file with --name LINEAGE"
     )
     message = (
         f"{model} starts a new lineage {lineage!r} while the registry holds "
