@@ -93,11 +93,14 @@ def hypothesis_settings(examples: int = EXAMPLES, *, shrink: bool = True) -> Hyp
 
 def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Outputs of ``model`` on ``x``, without ``model.predict``'s per-call set-up cost."""
-    if x.shape[0] <= CHUNK:
-        return np.asarray(model.predict_on_batch(x))
-    return np.concatenate(
-        [np.asarray(model.predict_on_batch(x[i : i + CHUNK])) for i in range(0, len(x), CHUNK)]
-    )
+    from mlchecks._util.quiet import backend_warnings
+
+    with backend_warnings():
+        if x.shape[0] <= CHUNK:
+            return np.asarray(model.predict_on_batch(x))
+        return np.concatenate(
+            [np.asarray(model.predict_on_batch(x[i : i + CHUNK])) for i in range(0, len(x), CHUNK)]
+        )
 
 
 def _search(

@@ -143,7 +143,12 @@ def _one_line(text: str) -> str:
 
 
 def _quiet_backend() -> None:
+    """TensorFlow's log level (where the user set none) and its import-time native lines
+    filtered by it (:mod:`mlchecks._util.quiet`)."""
+    from mlchecks._util import quiet
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet.install()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,9 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TextIO
 
+from mlchecks._util.progress import Progress
 from mlchecks.cli import _output
 from mlchecks.config import options
 from mlchecks.errors import GateExit, MlchecksError
@@ -39,6 +41,11 @@ def add_arguments(gate: argparse.ArgumentParser) -> None:
     gate.add_argument(
         "-v", "--verbose", action="store_true", help="show the pytest run of the suites"
     )
+    gate.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress on stderr (loading, training, check categories); the verdict and "
+        "errors still print",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> GateExit:
@@ -56,24 +63,34 @@ def run(args: argparse.Namespace) -> GateExit:
     promote = not args.no_promote
     # With --json - the decision owns stdout: progress goes to stderr.
     out = sys.stderr if args.json_file == _output.STDOUT else sys.stdout
+    progress = _progress(args, out)
     with Gate.for_settings(settings, candidate=args.candidate, trusted=args.trust_candidate,
                            promote=promote) as gate:  # fmt: skip
         session = gate.session
+        session.progress = progress
 
         def announce() -> None:
             models = ", ".join(s.name for s in session.settings.models)
+            progress.clear()
             print(f"mlchecks gate: {session.dataset.describe()}; models: {models}", file=out)
             if promote and not gate.blocked:
+                progress.phase("importing Great Expectations and Hypothesis")
                 _import_suite_dependencies(session)
 
-        gate.check_inputs()
-        announce()
-        with gate.locked():
-            for line in gate.prepare():
-                print(f"  {line}", file=out)
-            gate.judge(verbose_runner if args.verbose else run_suites)
-            decision = gate.conclude()
-        decision = _write_report(session, decision)
+        try:
+            gate.check_inputs()
+            announce()
+            with gate.locked():
+                for line in gate.prepare():
+                    progress.clear()
+                    print(f"  {line}", file=out)
+                gate.judge(verbose_runner if args.verbose else run_suites)
+                progress.phase("deciding" + (" and promoting" if promote else ""))
+                decision = gate.conclude()
+            progress.phase("writing the report")
+            decision = _write_report(session, decision)
+        finally:
+            progress.clear()
         _print_decision(decision, time.perf_counter() - start, out)
         if decision.report:
             print(f"mlchecks gate: report {decision.report}", file=out)
@@ -82,6 +99,24 @@ def run(args: argparse.Namespace) -> GateExit:
         _output.write_text("--json", args.json_file, text)
     _output.write_summary(args.summary_file, decision)
     return decision.exit_code
+
+
+def _progress(args: argparse.Namespace, out: TextIO) -> Progress:
+    """Where the phases of the run are shown (``-q``: nowhere).
+
+    On a terminal, one live line on stderr, rewritten in place and cleared before any other
+    output. Off a terminal (CI logs, pipes), plain lines among the gate's other lines on its
+    output stream (stdout; stderr with ``--json -``, which keeps stdout for the decision): a
+    bad input then stays one ``mlchecks: error:`` line on stderr. With ``-v`` pytest's own lines
+    share the terminal, so the phases are plain lines there too.
+    """
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal and not args.verbose:
+        return Progress(sys.stderr, enabled=not args.quiet, tty=True)
+    return Progress(out, enabled=not args.quiet, tty=False)
 
 
 def _import_suite_dependencies(session: Session) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlchecks._util.quiet import backend_warnings
 from mlchecks.config import ModelSpec, active_backend
 from mlchecks.errors import ModelError
 from mlchecks.model import archive, zoo
@@ -28,6 +29,7 @@ from mlchecks.model.archive import MAX_PARAMETERS
 if TYPE_CHECKING:
     import keras
 
+    from mlchecks._util.progress import Progress
     from mlchecks.data import Dataset
 
 CACHE_FORMAT = 1
@@ -251,18 +253,44 @@ def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     return model
 
 
-def fit(model: keras.Model, dataset: Dataset, spec: ModelSpec, seed: int) -> TrainingRecord:
-    """``model.fit`` on the train split, test split as validation curve; nothing else added."""
+def _epoch_callback(progress: Progress, name: str, epochs: int) -> Any:
+    """A Keras callback that shows ``epoch k/n`` on the progress line (a terminal only)."""
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            acc = (logs or {}).get("val_accuracy")
+            tail = f", validation accuracy {acc:.4f}" if isinstance(acc, float) else ""
+            progress.update(f"training {name}: epoch {epoch + 1}/{epochs}{tail}")
+
+    return EpochProgress()
+
+
+def fit(
+    model: keras.Model,
+    dataset: Dataset,
+    spec: ModelSpec,
+    seed: int,
+    progress: Progress | None = None,
+) -> TrainingRecord:
+    """``model.fit`` on the train split, test split as validation curve; nothing else added
+    (``progress``: say the phase and, on a terminal, each epoch)."""
+    callbacks = []
+    if progress is not None and progress.enabled:
+        progress.phase(f"training {spec.name} ({spec.epochs} epochs, batch {spec.batch_size})")
+        callbacks.append(_epoch_callback(progress, spec.name, spec.epochs))
     start = time.perf_counter()
-    history = model.fit(
-        dataset.x_train,
-        dataset.y_train,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        validation_data=(dataset.x_test, dataset.y_test),
-        shuffle=True,
-        verbose=0,
-    )
+    with backend_warnings():
+        history = model.fit(
+            dataset.x_train,
+            dataset.y_train,
+            epochs=spec.epochs,
+            batch_size=spec.batch_size,
+            validation_data=(dataset.x_test, dataset.y_test),
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
     wall = time.perf_counter() - start
     return TrainingRecord(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
@@ -282,25 +310,28 @@ def train(
     deterministic: bool = True,
     cache: ModelCache | None = None,
     max_parameters: int | None = None,
+    progress: Progress | None = None,
 ) -> TrainedModel:
     """Build and train ``spec`` on ``dataset``, or load it from ``cache`` when already trained.
 
     ``max_parameters`` bounds a saved model's architecture (see :func:`load_model`; ``None``:
-    the default limit).
+    the default limit). ``progress`` is told the phase (loading, training with its epochs).
 
     Raises:
         ModelError: the builder cannot be resolved or fails; a saved model cannot be loaded.
     """
     if spec.is_file:
         assert spec.path is not None
+        if progress is not None:
+            progress.phase(f"loading {spec.name} from {Path(spec.origin or spec.path).name}")
         limit = MAX_PARAMETERS if max_parameters is None else max_parameters
         model = load_model(Path(spec.path), safe_mode=not spec.trusted, max_parameters=limit)
         return TrainedModel(spec.name, model, spec, path=Path(spec.path))
     if cache is None:
         set_seed(seed, deterministic)
         model = build(spec, dataset)
-        return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed))
-    return cache.get_or_train(spec, dataset, seed, deterministic)
+        return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed, progress))
+    return cache.get_or_train(spec, dataset, seed, deterministic, progress)
 
 
 def check_archive(path: Path, *, max_parameters: int | None = MAX_PARAMETERS) -> None:
@@ -348,7 +379,8 @@ def load_model(
         scratch = Path(tempfile.mkdtemp(prefix="mlchecks-load-"))
         saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
         try:
-            return keras.saving.load_model(path, safe_mode=safe_mode)
+            with backend_warnings():
+                return keras.saving.load_model(path, safe_mode=safe_mode)
         except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
             text = " ".join(str(exc).split())
             if safe_mode and ("safe_mode" in text or "Lambda" in text):
@@ -368,7 +400,8 @@ def load_model(
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (or raw outputs) as a float32 array, without progress output."""
-    out = model.predict(x, batch_size=batch_size, verbose=0)
+    with backend_warnings():
+        out = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(out, dtype=np.float32)
 
 
@@ -472,24 +505,31 @@ class ModelCache:
         return f"{spec.name}-{digest}"
 
     def get_or_train(
-        self, spec: ModelSpec, dataset: Dataset, seed: int, deterministic: bool
+        self,
+        spec: ModelSpec,
+        dataset: Dataset,
+        seed: int,
+        deterministic: bool,
+        progress: Progress | None = None,
     ) -> TrainedModel:
         from filelock import FileLock
 
         if builder_source_digest(spec.builder) is None:  # no code to key on: never reuse
             set_seed(seed, deterministic)
             model = build(spec, dataset)
-            return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed))
+            return TrainedModel(spec.name, model, spec, fit(model, dataset, spec, seed, progress))
         key = self.key(spec, dataset, seed, deterministic)
         entry = self.root / key
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.root / f"{key}.lock")):
             hit = self._load(spec, entry)
             if hit is not None:
+                if progress is not None:
+                    progress.phase(f"{spec.name}: trained model from the cache")
                 return hit
             set_seed(seed, deterministic)
             model = build(spec, dataset)
-            record = fit(model, dataset, spec, seed)
+            record = fit(model, dataset, spec, seed, progress)
             self._store(entry, model, record)
             return TrainedModel(
                 spec.name, model, spec, record, entry / "model.keras", memo_dir=entry / "memo"
@@ -513,7 +553,8 @@ class ModelCache:
 
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=self.root))
         try:
-            model.save(tmp / "model.keras")
+            with backend_warnings():
+                model.save(tmp / "model.keras")
             faults.point("cache:after-model")
             (tmp / "record.json").write_text(json.dumps(record.to_json(), indent=1))
             for name in ("model.keras", "record.json"):

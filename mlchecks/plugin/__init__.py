@@ -97,7 +97,10 @@ def pytest_configure(config: pytest.Config) -> None:
             holder = lazy.get()  # the candidate's bytes are copied now, before any test runs
     config.stash[SESSION_KEY] = holder  # type: ignore[assignment,misc]
     if lazy.enabled():
+        from mlchecks._util import quiet
         from mlchecks.plugin.fixtures import DeprecatedAliases
+
+        quiet.install()  # TensorFlow's import-time lines and log level (where the user set none)
 
         config.pluginmanager.register(DeprecatedAliases(), "mlchecks-deprecated-fixtures")
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).

@@ -29,6 +29,9 @@ SUITES = {
 }
 
 
+_CATEGORY_OF = {file: category for category, file in SUITES.items()}
+
+
 def suites_dir() -> Path:
     """The ready-made suites: inside the wheel, or ``suites/`` of a source checkout."""
     package = Path(__file__).resolve().parents[1]
@@ -47,6 +50,14 @@ class GateContext:
         self.session = session
         self.internal_errors: list[str] = []
         self._recorded = 0
+        self._category: str | None = None
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        # Progress: one phase per check category, when its suite's first test starts.
+        category = _CATEGORY_OF.get(nodeid.split("::")[0].rsplit("/", 1)[-1])
+        if category is not None and category != self._category:
+            self._category = category
+            self.session.progress.phase(f"{category} checks")
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         # A failed test that recorded no blocking check failed for another reason (a bug in a

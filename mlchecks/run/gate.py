@@ -310,9 +310,11 @@ class Gate:
         from mlchecks.run import lint
 
         session = self.session
+        session.progress.phase(f"loading data {session.settings.data}")
         session.dataset  # noqa: B018  (DataError -> exit 2 before any work)
         session.fit_heads()  # the class space of a saved model's head; labels beyond it: exit 2
         if "setup" in self.categories:
+            session.progress.phase("training-setup lint")
             self.setup_checks = lint.run_session(session)
             self.blocked = any(c.blocking for c in self.setup_checks)
         for spec in () if self.blocked else session.settings.models:
@@ -323,6 +325,7 @@ class Gate:
     def prepare(self) -> list[str]:
         """Verify each lineage's baseline and hash the bytes under judgement; returns the lines
         that say what each model is compared with."""
+        self.session.progress.phase("reading the registry (champions, holdouts)")
         self.notes = prepare(self.session, hash_models=self.promote and not self.blocked)
         return self.notes
 

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlchecks._util.progress import SILENT, Progress
 from mlchecks.config import ModelSpec, Settings, active_backend
 from mlchecks.data import Dataset, load_dataset
 from mlchecks.result import CheckResult
@@ -52,6 +53,8 @@ class Session:
         # Baselines, holdout predictions and regression results (mlchecks.run.gate), per run.
         self.gate_memo: dict[tuple[str, ...], object] = {}
         self._registry: Registry | None = None
+        # Where long work says what it is doing (mlchecks gate shows it; silent elsewhere).
+        self.progress: Progress = SILENT
 
     @property
     def dataset(self) -> Dataset:
@@ -104,6 +107,7 @@ class Session:
                 deterministic=self.settings.deterministic,
                 cache=cache,
                 max_parameters=self.settings.max_parameters,
+                progress=self.progress,
             )
         return self._models[spec.name]
 

@@ -60,6 +60,12 @@ def test_three_doors_one_verdict_and_a_deterministic_decision(
                        cwd=cli_dir)  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         decisions.append(json.loads((cli_dir / f"{run}.json").read_text()))
+        # progress off a terminal (issue 15, item 8): one plain line per phase, on stdout
+        lines = done.stdout.splitlines()
+        for phase in ("loading data digits", "loading default from candidate.keras",
+                      *(f"{c} checks" for c in CATEGORIES)):  # fmt: skip
+            assert f"mlchecks: {phase}" in lines, (phase, done.stdout[-2000:])
+        assert "\r" not in done.stdout and "mlchecks: data checks" not in done.stderr
     first, second = decisions
     assert _untimed(first) == _untimed(second)
     assert {c["category"] for c in first["checks"]} == set(CATEGORIES)
