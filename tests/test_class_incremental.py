@@ -344,4 +344,29 @@ def test_evolve_class_scenario_rejects_naive_promotes_rehearsal(digits, tmp_path
             assert attempt.accuracy["classes 0-1"] < 0.2
     assert result.attempts[-1].accuracy["classes 0-1"] > 0.8
     text = "\n".join(lines)
-    assert "forgetting matrix" in text and "average" in text and "backward transfer" in text
+    assert "forgetting matrix" in text and "average" in text
+    assert "REJECTED" in text and "FORGETTING on the holdout of version 0001" in text
+
+
+def test_the_bwt_floor_fails_a_forgetting_check_within_the_per_holdout_budget():
+    """Every earlier holdout within the 50 pp budget, but 40 pp lost on average: the BWT floor
+    (-30 pp) rejects; a single holdout beyond the budget is named first."""
+    from mlchecks.checks import regression
+
+    thresholds = Thresholds(max_forgetting=50.0)
+    best = np.ones(200, bool)
+    lost40 = np.arange(200) >= 80  # 60% right: 40 pp forgotten
+    pairs = [
+        regression.HoldoutPair(h, v, 1.0, v, best, lost40)
+        for h, v in (("a", "0001"), ("b", "0002"))
+    ]
+    result = continual.apply_bwt_floor(regression.forgetting_check(pairs, thresholds=thresholds),
+                                       -30.0, 50.0)  # fmt: skip
+    assert not result.passed and result.message.startswith("FORGETTING: backward transfer -40")
+    assert result.details.scenario == "class" and result.details.min_backward_transfer == -0.3
+    kept = continual.apply_bwt_floor(
+        regression.forgetting_check([pairs[0]], thresholds=Thresholds(max_forgetting=50.0)),
+        -45.0,
+        50.0,
+    )
+    assert kept.passed

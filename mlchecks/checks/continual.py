@@ -88,11 +88,11 @@ def apply_bwt_floor(result: CheckResult, floor_pp: float, budget_pp: float) -> C
         f"backward transfer >= {floor_pp:g} pp"
     )
     message = result.message
-    if below:
-        head = (
-            f"FORGETTING: backward transfer {bwt * 100:+.2f} pp is below the floor {floor_pp:g} pp"
-        )
-        message = f"{head}; {message}" if not result.passed else f"{head} ({message})"
+    floor = f"backward transfer {bwt * 100:+.2f} pp is below the floor {floor_pp:g} pp"
+    if below and result.passed:  # no holdout beyond the budget, but too much forgotten overall
+        message = f"FORGETTING: {floor} ({message})"
+    elif below:
+        message = f"{message}; {floor}"
     changes: dict[str, Any] = {"scenario": CLASS, "min_backward_transfer": floor_pp / 100}
     if "explanation" in {f.name for f in dataclasses.fields(details)}:
         before = getattr(details, "explanation", None)
