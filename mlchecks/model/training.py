@@ -277,7 +277,8 @@ def fit(
     (``progress``: say the phase and, on a terminal, each epoch)."""
     callbacks = []
     if progress is not None and progress.enabled:
-        progress.phase(f"training {spec.name} ({spec.epochs} epochs, batch {spec.batch_size})")
+        epochs = f"{spec.epochs} epoch{'s' if spec.epochs != 1 else ''}"
+        progress.phase(f"training {spec.name} ({epochs}, batch {spec.batch_size})")
         callbacks.append(_epoch_callback(progress, spec.name, spec.epochs))
     start = time.perf_counter()
     with backend_warnings():
