@@ -64,6 +64,9 @@ KERAS_TESTS: dict[str, frozenset[str] | None] = {
         }
     ),
     "tests/test_report.py": frozenset({"test_gate_puts_the_report_path_into_the_decision"}),
+    "tests/test_messages.py": frozenset({"test_behaviour_messages_are_short"}),
+    "tests/cli/test_progress.py": frozenset({"test_gate_progress_is_a_live_line_on_a_terminal"}),
+    "tests/test_quiet_backend.py": frozenset({"test_a_user_project_sees_no_backend_noise"}),
     "tests/report/test_report_from_producers.py": frozenset(
         {"test_every_category_comes_from_a_real_producer"}  # calibration, timing, FLOPs
     ),
