@@ -16,7 +16,7 @@ from typing import TextIO
 from mlchecks._util.progress import Progress
 from mlchecks.cli import _output
 from mlchecks.config import options
-from mlchecks.errors import GateExit, MlchecksError
+from mlchecks.errors import ConfigError, GateExit, MlchecksError
 from mlchecks.run.gate import Gate, GateDecision
 from mlchecks.run.session import Session
 
@@ -43,8 +43,8 @@ def add_arguments(gate: argparse.ArgumentParser) -> None:
     )
     gate.add_argument(
         "-q", "--quiet", action="store_true",
-        help="no progress on stderr (loading, training, check categories); the verdict and "
-        "errors still print",
+        help="no progress lines (loading, training, check categories); the verdict, "
+        "warnings and errors still print",
     )  # fmt: skip
 
 
@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> GateExit:
     start = time.perf_counter()
     _output.check_writable("--json", args.json_file)
     _output.check_writable("--summary", args.summary_file)
+    if args.json_file == args.summary_file == _output.STDOUT:
+        msg = "--json - and --summary - both want stdout; give one of them a file path"
+        raise ConfigError(msg)
     overrides = options.overrides(vars(args))
     settings = load_settings(
         Path.cwd(), overrides, config_file=Path(args.config) if args.config else None

@@ -103,6 +103,9 @@ def test_summary_to_an_unwritable_path_exits_2_before_any_work(tmp_path, capsys,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("mlchecks: error: --summary a-file/s.md"), err
     assert not (tmp_path / "reg").exists()
+    code = main(["gate", "nothing.keras", "--json", "-", "--summary", "-"])
+    err = capsys.readouterr().err
+    assert code == 2 and "both want stdout" in err and err.count("\n") == 1, err
 
 
 INNER = """
