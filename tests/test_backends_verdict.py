@@ -60,6 +60,8 @@ def gate_under(backend: str, folder: Path, *, promote: str = "") -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTEST_ADDOPTS": "--benchmark-disable"}  # fmt: skip
     env.pop("PYTEST_XDIST_WORKER", None)
+    if backend == "torch":  # spinning OpenMP threads starve a shared CPU (.ci/backends)
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     proc = subprocess.run([python, "-c", SCRIPT, backend, promote, *CANDIDATES], cwd=folder,
                           env=env, capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CODES ")]
