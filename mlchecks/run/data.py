@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,18 +14,23 @@ if TYPE_CHECKING:
     from mlchecks.run.session import Session
 
 
-def champion_profile(session: Session) -> dict[str, Any] | None:
+def champion_profile(session: Session, baseline_of: Callable[[Any], Any] | None = None
+                     ) -> dict[str, Any] | None:  # fmt: skip
     """The data profile stored with the champion (the first configured model that has one).
 
     Drift is then measured against the data the current champion was accepted on; with no
     champion yet, against the profile ``[tool.mlchecks.data_checks] profile`` names
     (``"auto"``: the one shipped for the dataset under ``fixtures/profiles``).
 
+    ``baseline_of(spec)`` reads the champion (default: ``session.baseline``, read once per
+    run and kept for the checks).
+
     Raises:
         MlchecksError: the registry cannot be read (e.g. tampered).
     """
+    baseline_of = baseline_of or session.baseline
     for spec in session.settings.models:
-        baseline = session.baseline(spec)
+        baseline = baseline_of(spec)
         if baseline is not None and baseline.record.data_profile:
             return baseline.record.data_profile
     return None
@@ -36,7 +42,8 @@ def memo_folder(session: Session) -> Path:
     return settings.resolve(settings.cache_dir) / "data-checks"
 
 
-def arrived_classes(session: Session) -> list[int]:
+def arrived_classes(session: Session, baseline_of: Callable[[Any], Any] | None = None
+                    ) -> list[int]:  # fmt: skip
     """``scenario = "class"``: the classes this data brings that no holdout of the champion's
     lineage held (a learning step of a class-incremental lineage); otherwise none."""
     import numpy as np
@@ -46,18 +53,26 @@ def arrived_classes(session: Session) -> list[int]:
     if session.settings.scenario != CLASS:
         return []
     dataset = session.dataset
+    baseline_of = baseline_of or session.baseline
     for spec in session.settings.models:
-        baseline = session.baseline(spec)
+        baseline = baseline_of(spec)
         if baseline is not None:
             labels = np.concatenate([dataset.y_train, dataset.y_test])
             return new_classes(labels, [h.y for h in baseline.holdouts])
     return []
 
 
-def _inputs(session: Session, dataset: Dataset | None = None) -> tuple[Any, list[Any], Any]:
+def _inputs(
+    session: Session,
+    dataset: Dataset | None = None,
+    baseline_of: Callable[[Any], Any] | None = None,
+) -> tuple[Any, list[Any], Any]:
     # A class-incremental step brings other classes than the champion's data held: their inputs
     # and labels differ from its profile by design, so drift is not measured against it.
-    reference = None if arrived_classes(session) else champion_profile(session) or "auto"
+    if arrived_classes(session, baseline_of):
+        reference = None
+    else:
+        reference = champion_profile(session, baseline_of) or "auto"
     return dataset or session.dataset, expectations.scopes(session.settings), reference
 
 
@@ -84,6 +99,15 @@ def data_checks(session: Session, dataset: Dataset | None = None) -> dict[str, l
 
 
 def memoised(session: Session) -> bool:
-    """Whether :func:`data_checks` would answer from the memo (Great Expectations not needed)."""
-    dataset, scoped, reference = _inputs(session)
+    """Whether :func:`data_checks` would answer from the memo (Great Expectations not needed).
+
+    Asked before the lineage lock is taken: the champion is read here without keeping it, so
+    the checks judge against the champion read under the lock (another gate may promote in
+    between)."""
+    from mlchecks.run.baseline import load_baseline
+
+    def fresh(spec: Any) -> Any:
+        return load_baseline(session.registry, session.lineage(spec))
+
+    dataset, scoped, reference = _inputs(session, baseline_of=fresh)
     return memo.is_memoised(dataset, scoped, reference, memo_folder(session))
