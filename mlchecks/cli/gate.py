@@ -152,7 +152,10 @@ def _print_decision(decision: GateDecision, elapsed: float, out: object = None) 
         elif check.details.warning:
             print(f"  WARN  {name}: {check.details.warning}", file=out)  # type: ignore[arg-type]
     for lineage in decision.lineages:
-        print(f"  {lineage.note}", file=out)  # type: ignore[arg-type]
+        note = lineage.note
+        if len(decision.lineages) > 1 and not note.startswith(lineage.model):
+            note = f"{lineage.model}: {note}"
+        print(f"  {note}", file=out)  # type: ignore[arg-type]
     verdict = "ACCEPTED" if decision.accepted else "REJECTED"
     not_judged = sum(1 for c in decision.checks if c.status == "not_judged")
     more = f", {not_judged} not judged" if not_judged else ""

@@ -50,14 +50,21 @@ class GateContext:
         self.session = session
         self.internal_errors: list[str] = []
         self._recorded = 0
-        self._category: str | None = None
+        self._category: tuple[str, str | None] | None = None
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        # Progress: one phase per check category, when its suite's first test starts.
+        # Progress: one phase per check category (and model, when several are gated: pytest
+        # runs each model's tests together), when its first test starts.
         category = _CATEGORY_OF.get(nodeid.split("::")[0].rsplit("/", 1)[-1])
-        if category is not None and category != self._category:
-            self._category = category
-            self.session.progress.phase(f"{category} checks")
+        if category is None:
+            return
+        models = [s.name for s in self.session.settings.models]
+        param = nodeid.rpartition("[")[2].rstrip("]") if nodeid.endswith("]") else ""
+        model = next((m for m in models if m in param.split("-")), None)
+        model = model if len(models) > 1 else None
+        if (category, model) != self._category:
+            self._category = (category, model)
+            self.session.progress.phase(f"{category} checks" + (f" of {model}" if model else ""))
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         # A failed test that recorded no blocking check failed for another reason (a bug in a

@@ -47,6 +47,13 @@ def test_warn_and_fail_lines_name_their_model_when_several_are_gated():
     assert "  WARN  mlp: regression.per_class: holdout of 45 samples is too small" in text
     assert "  WARN  cnn: regression.per_class: holdout of 45 samples is too small" in text
     assert "  FAIL  cnn: accuracy.class_recall: class 5 recall 0.200" in text
+    # a lineage's note without its name gets it (two lineages, both "accepted; not promoted")
+    same = LineageOutcome("mlp", "mlp", None, None, note="accepted; not promoted (--no-promote)")
+    other = LineageOutcome("cnn", "cnn", None, None, note="accepted; not promoted (--no-promote)")
+    out = io.StringIO()
+    _print_decision(GateDecision(True, "mlp", (MLP_OK,), lineages=(same, other)), 1.0, out)
+    assert "  mlp: accepted; not promoted" in out.getvalue()
+    assert "  cnn: accepted; not promoted" in out.getvalue()
     # one model: the lines stay as they were (the model is the run's only one)
     one = GateDecision(accepted=True, name="mlp", checks=(MLP_OK, MLP_WARN))
     out = io.StringIO()

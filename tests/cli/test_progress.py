@@ -136,3 +136,29 @@ def test_gate_progress_is_a_live_line_on_a_terminal(tmp_path):
     for phase in PHASES:  # each phase shown on the live line, none as a line of its own
         assert f"\r\x1b[K{phase}" in shown, (phase, shown[-3000:])
         assert f"{phase}\n" not in shown.replace("\r\n", "\n"), phase
+
+
+def test_with_several_models_each_category_phase_names_its_model():
+    """pytest runs one model's tests of a suite together, then the next model's: the phase
+    says which (the default gate of mlp and cnn)."""
+    from mlchecks.config import settings_from_table
+    from mlchecks.plugin.runner import GateContext
+    from mlchecks.run.session import Session
+
+    models = [{"name": "mlp", "builder": "mlp"}, {"name": "cnn", "builder": "cnn"}]
+    session = Session(settings_from_table({"models": models}, {}))
+    lines = io.StringIO()
+    session.progress = Progress(lines, tty=False)
+    context = GateContext(session)
+    for nodeid in (
+        "test_data.py::test_schema",
+        "test_accuracy.py::test_accuracy_min[mlp]",
+        "test_accuracy.py::test_class_recall[mlp]",
+        "test_accuracy.py::test_accuracy_min[cnn]",
+    ):
+        context.pytest_runtest_logstart(nodeid, None)
+    assert lines.getvalue().splitlines() == [
+        "mlchecks: data checks",
+        "mlchecks: accuracy checks of mlp",
+        "mlchecks: accuracy checks of cnn",
+    ]
