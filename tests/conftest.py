@@ -22,6 +22,17 @@ MLP_EPOCHS = 20
 CNN_EPOCHS = 15
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _not_an_xdist_share_for_children():
+    """Under ``pytest -n 2`` each worker runs with ``PYTEST_XDIST_WORKER`` set. The gates, pytest
+    runs and CLIs that a test starts are their own runs, not shares of this one: left in the
+    environment, pytest-benchmark in them would read it and switch itself off (speed not
+    judged). Removed for the tests' lifetime, after this worker configured itself."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PYTEST_XDIST_")}
+    yield
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def digits():
     from mlchecks.data import load_dataset

@@ -97,9 +97,15 @@ def run_suites(session: Session, categories: tuple[str, ...], verbose: bool = Fa
         args += ["-p", "mlchecks.plugin"]
     context = GateContext(session)
     before = set(sys.modules)
+    # The gate is its own run, not a share of an outer pytest-xdist run (a gate started by a
+    # test under ``pytest -n 2``): pytest-benchmark would read the worker's variable and switch
+    # itself off, leaving speed unjudged. The speed verdict is a same-run interleaved A/B, made
+    # to hold on a loaded machine, so it is measured there too.
+    xdist = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PYTEST_XDIST_")}
     try:
         code = pytest.main(args, plugins=[context])
     finally:
+        os.environ.update(xdist)
         # The suites' modules (test_accuracy, ...) must not outlive the run: a later pytest run
         # in this process (evolve's next step, a user's own tests) collects files of the same
         # base names.

@@ -48,8 +48,18 @@ RUNNER = (
     "import atexit, os, resource, sys\n"
     f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
     "def _peak():\n"
+    # VmHWM: the peak resident set of this process's own memory, reset by exec. ru_maxrss is
+    # not: Linux carries it over fork+exec from the parent (the pytest process, with Keras
+    # loaded), so it reported the test runner's size, not the gate's.
+    "    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                kib = int(line.split()[1])\n"
+    "    except OSError:\n"
+    "        pass\n"
     "    with open(os.environ['MLCHECKS_TEST_PEAK'], 'w') as f:\n"
-    "        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "        f.write(str(kib))\n"
     "atexit.register(_peak)\n"
     "from mlchecks.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
