@@ -24,11 +24,12 @@ Keras is only touched through the model object passed in (and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,8 +67,8 @@ BATCH_TOL = 1e-5  # relative to the output scale: batch size changes float summa
 CONFIDENT = 0.9  # "confident prediction" for behaviour.noise
 MAX_NOISE_SAMPLES = 1000  # confident test samples perturbed per example (subsampled beyond)
 CHUNK = 256
-FORMAT = 3  # bump when a check's definition changes: invalidates memoised results (2: status,
-# 3: short messages, details.explanation)
+FORMAT = 4  # bump when a check's definition changes: invalidates memoised results (2: status,
+# 3: short messages, details.explanation, 4: examples without Hypothesis' local constants)
 
 
 def hypothesis_settings(examples: int = EXAMPLES, *, shrink: bool = True) -> HypothesisSettings:
@@ -113,10 +114,39 @@ def _search(
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
+    with _without_local_constants():
+        try:
+            return find(strategy, violated, settings=hypothesis_settings(examples, shrink=shrink))
+        except NoSuchExample:
+            return None
+
+
+@contextlib.contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Hypothesis mixes constants found in the *local* modules imported so far (files outside
+    site-packages: the user's project, an editable install) into what it generates, so with
+    ``derandomize`` on, the examples still depended on what else the process had imported, and a
+    verdict could change with the import order. The searches run without them: generated
+    examples are a function of the strategy and the seed alone. (Hypothesis has no setting for
+    this; where its internals differ, nothing is changed.)"""
     try:
-        return find(strategy, violated, settings=hypothesis_settings(examples, shrink=shrink))
-    except NoSuchExample:
-        return None
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - another Hypothesis layout
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if original is None or not hasattr(providers, "Constants") or cache is None:
+        yield
+        return
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    cache.clear()  # it holds permitted constants computed with the local ones
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
 
 
 def _name(model: Any, name: str | None) -> str:
