@@ -232,10 +232,6 @@ def load_settings(
         from mlchecks.config.project import make_importable
 
         make_importable(root)
-    if path is not None:  # builders ("mymodels:build") import from the project root
-        from mlchecks.config.project import make_importable
-
-        make_importable(root)
     return settings_from_table(table, overrides or {}, root=root, source=source)
 
 
