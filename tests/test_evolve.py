@@ -44,7 +44,7 @@ def test_naive_step_rejected_for_forgetting_rehearsal_promoted(digits, tmp_path)
     assert naive.accuracy["classes 0-4"] < 0.2  # it forgot the first increment
     assert result.attempts[2].accuracy["classes 0-4"] > 0.9  # rehearsal kept it
     text = "\n".join(lines)
-    assert "REJECTED" in text and "FORGETTING: holdout of version 0001" in text
+    assert "REJECTED" in text and "FORGETTING on the holdout of version 0001" in text
     assert "forgetting matrix" in text and "step 2 rehearsal" in text
     registry = open_registry(tmp_path / "reg")
     state = registry.state("evolve")

@@ -20,7 +20,7 @@ def test_accuracy(mlchecks_evaluation):
 
 
 def test_predict(mlchecks_trained_model, mlchecks_dataset):
-    out = mlchecks_trained_model.model.predict(mlchecks_dataset.x_test[:8], verbose=0)
+    out = mlchecks_trained_model.predict(mlchecks_dataset.x_test[:8], verbose=0)
     assert out.shape[0] == 8
 """
 

@@ -108,18 +108,27 @@ def native_stderr_filtered() -> Iterator[None]:
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """Wraps the one import of ``tensorflow`` in :func:`native_stderr_filtered`."""
 
+    _busy = False
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "tensorflow":
+        # A lookup is not an import: torch._dynamo asks importlib.util.find_spec("tensorflow")
+        # while it loads, then TensorFlow may be imported later. The hook stays until the
+        # import itself runs (it then removes itself: one shot).
+        if name != "tensorflow" or self._busy:
             return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)  # one shot; also keeps find_spec below from recursing
-        spec = importlib.util.find_spec(name)
+        self._busy = True  # the lookup below must not come back here
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._busy = False
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
         exec_module = loader.exec_module
 
         def quiet_exec_module(module: Any) -> None:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)
             with native_stderr_filtered():
                 exec_module(module)
 

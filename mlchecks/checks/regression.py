@@ -547,7 +547,9 @@ def flip_rate_check(
     )
     explanation = f"{pair.c} positive flips (wrong before, right now)"
     if reseed_flip_rate is not None:
+        # the chance level of this figure: short enough to stay in the message too
         explanation += f"; reseeds of the same recipe flip {reseed_flip_rate:.4f}"
+        text += f"; reseeds of the same recipe flip {reseed_flip_rate:.4f}"
     if budget is None:
         message = f"{text}; not gated (set --max-flip-rate to gate it)"
     else:

@@ -108,15 +108,18 @@ class TrainedModel:
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         """``self.model.predict(...)``."""
-        return self.model.predict(*args, **kwargs)
+        with backend_warnings():  # Keras' own deprecation noise is not the user's
+            return self.model.predict(*args, **kwargs)
 
     def evaluate(self, *args: Any, **kwargs: Any) -> Any:
         """``self.model.evaluate(...)``."""
-        return self.model.evaluate(*args, **kwargs)
+        with backend_warnings():  # Keras' own deprecation noise is not the user's
+            return self.model.evaluate(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """``self.model(...)``."""
-        return self.model(*args, **kwargs)
+        with backend_warnings():  # Keras' own deprecation noise is not the user's
+            return self.model(*args, **kwargs)
 
     def summary(self, *args: Any, **kwargs: Any) -> Any:
         """``self.model.summary(...)``."""
