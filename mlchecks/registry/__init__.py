@@ -42,6 +42,7 @@ __all__ = [
     "holdout_digest",
     "holdout_id",
     "open_registry",
+    "rollback_target",
     "sha256_file",
     "validate_name",
     "validate_version",
@@ -324,6 +325,26 @@ class ReadOnlyRegistry:
     def champion(self, name: str) -> VersionRecord | None:
         state = self._registry.state(name)
         return None if state.champion is None else self._registry.record(name, state.champion)
+
+
+def rollback_target(state: LineageState, name: str, where: object) -> str:
+    """The version a rollback of ``name`` (in ``where``) makes champion: the newest active
+    version older than the champion. Both backends roll back by this one rule.
+
+    Raises:
+        RegistryError: no champion, or no earlier active version to roll back to.
+    """
+    if state.champion is None:
+        msg = f"lineage {name!r} in {where} has no champion to roll back"
+        raise RegistryError(msg)
+    earlier = [v for v in state.active if int(v.version) < int(state.champion)]
+    if not earlier:
+        msg = (
+            f"champion {state.champion} of {name!r} has no earlier active version to roll "
+            "back to; promote one explicitly with `mlchecks registry promote VERSION`"
+        )
+        raise RegistryError(msg)
+    return earlier[-1].version
 
 
 def is_remote(location: str | Path) -> bool:

@@ -85,6 +85,7 @@ from mlchecks.registry import (
     VersionRecord,
     holdout_digest,
     holdout_id,
+    rollback_target,
     sha256_file,
     validate_holdout_id,
     validate_name,
@@ -561,17 +562,7 @@ class LocalRegistry:
         """Retire the champion; the newest earlier active version becomes champion."""
         with self._write_lock(name), self._write_errors(name, []):
             state = self._current(name)
-            if state.champion is None:
-                msg = f"lineage {name!r} in {self.root} has no champion to roll back"
-                raise RegistryError(msg)
-            earlier = [v for v in state.active if int(v.version) < int(state.champion)]
-            if not earlier:
-                msg = (
-                    f"champion {state.champion} of {name!r} has no earlier active version to roll "
-                    "back to; promote one explicitly with `mlchecks registry promote VERSION`"
-                )
-                raise RegistryError(msg)
-            target = earlier[-1].version
+            target = rollback_target(state, name, self.root)
             self._check_version(name, target, state)  # never roll back onto a damaged version
             versions = tuple(
                 VersionEntry(v.version, v.sha256, v.created, True)

@@ -93,6 +93,7 @@ from mlchecks.registry import (
     VersionRecord,
     holdout_digest,
     holdout_id,
+    rollback_target,
     sha256_file,
     validate_holdout_id,
     validate_name,
@@ -713,17 +714,7 @@ class MlflowRegistry:
 
     def rollback(self, name: str) -> LineageState:
         state = self.state(name)
-        if state.champion is None:
-            msg = f"lineage {name!r} in {self.location} has no champion to roll back"
-            raise RegistryError(msg)
-        earlier = [v for v in state.active if int(v.version) < int(state.champion)]
-        if not earlier:
-            msg = (
-                f"champion {state.champion} of {name!r} has no earlier active version to roll "
-                "back to; promote one explicitly with `mlchecks registry promote VERSION`"
-            )
-            raise RegistryError(msg)
-        target = earlier[-1].version
+        target = rollback_target(state, name, self.location)
         self.model_path(name, target)  # never roll back onto a damaged version
         self._tag(name, state.champion, T_RETIRED, "true")
         self._move_alias(name, target, uuid.uuid4().hex[:16])
