@@ -81,7 +81,7 @@ def test_rejected_digits_report_shows_why(rejected):
     assert len(rows) == len(data.checks) == 5
     assert section_ids(page) == [
         "notes", "checks", "accuracy", "class-recall", "confusion", "calibration", "flips",
-        "curves", "speed", "history",
+        "curves", "speed", "history", "continual",
     ]  # fmt: skip
     # Per-class recall, candidate against champion, from the regression check's rows.
     (recall,) = data.class_recall
@@ -176,6 +176,7 @@ def test_sections_appear_only_with_their_data():
     # every section left out says why
     assert {a.section for a in data.absent} == {
         "class-recall", "calibration", "flips", "curves", "speed", "data", "drift", "history",
+        "continual",
     }  # fmt: skip
     assert "no training curves for m: this run holds no training record of it" in page
 
@@ -220,8 +221,11 @@ def test_malformed_details_leave_a_section_out_not_the_page():
                                         "accuracy": [[0.9]]}}),
     ]  # fmt: skip
     data = report_data.build(bad, name="n")
-    assert len(data.skipped) == 4, data.skipped
-    assert not (data.class_recall or data.flips or data.confusion or data.history)
+    assert len(data.skipped) == 5, data.skipped  # the matrix: version history, continual
+    assert not (data.class_recall or data.flips or data.confusion or data.history
+                or data.continual)  # fmt: skip
+    assert any(a.reason.endswith("accuracy matrix is malformed (see the notes)")
+               for a in data.absent if a.section == "continual")  # fmt: skip
     page = render_html(data)
     assert page.count('class="check-row') == 4 and "left out" in page
 

@@ -23,6 +23,10 @@ model they belong to. Read:
   example indices) and :class:`~mlchecks.result.DriftDetails` (drifted distributions).
 - version history: ``regression.forgetting`` (:class:`~mlchecks.result.ForgettingDetails`:
   the forgetting matrix, versions x holdouts, and one row per earlier holdout).
+- continual learning: the same check's matrix R[i][j] (version x holdout, the candidate last),
+  with each version's average accuracy and backward transfer from
+  :func:`mlchecks.checks.continual.matrix_figures` and the rule that judged it (the
+  class-incremental budget and floor, or the domain margin); shown from 2 versions or 2 holdouts.
 - drift histograms: ``data.drift`` comparisons' ``histogram`` (reference and current shares per
   bin, read off the two profiles' percentile sketches by :func:`mlchecks.data.profile.histograms`).
 - reliability diagram: the run's own evaluation (confidence bins as ``accuracy.ece`` draws
@@ -31,8 +35,7 @@ model they belong to. Read:
 A section left out is listed in ``absent`` with the reason the page gives. Each section is one
 entry of :data:`SECTION_TITLES`, one :class:`ReportData` field, one ``_Sections`` method of the
 same name, one reason in ``_Sections.absent`` and one template (``mlchecks.report.html``
-``SECTIONS``); a new section (e.g. the class-incremental accuracy matrix, version x holdout,
-with average accuracy and backward transfer) is added the same way.
+``SECTIONS``); a new section is added the same way (``continual`` is the latest example).
 
 Figures the run computed itself fill the gaps: an
 :class:`~mlchecks.stats.evaluation.Evaluation` gives the accuracy interval, per-class recall and
@@ -238,6 +241,31 @@ class History:
 
 
 @dataclasses.dataclass(frozen=True)
+class Continual:
+    """The continual-learning view of a lineage (``regression.forgetting``): the accuracy
+    matrix R[i][j] of version ``i`` (the candidate last) on holdout ``j`` (named by the version
+    that brought it), each version's average accuracy over the holdouts it was evaluated on and
+    its backward transfer (:func:`mlchecks.checks.continual.matrix_figures`), and the rule that
+    judged the candidate.
+
+    Accuracies and backward transfer are fractions (the page shows backward transfer in pp).
+    """
+
+    model: str | None
+    scenario: str  # "class" (the forgetting budget) or "domain" (no forgetting beyond a margin)
+    status: str  # the regression.forgetting check's row status (fail, pass, ...)
+    versions: list[str]
+    holdouts: list[str]  # the version that brought each holdout
+    accuracy: list[list[float | None]]  # rows: versions, columns: holdouts; None: not evaluated
+    average_accuracy: list[float | None]
+    backward_transfer: list[float | None]
+    budget: float | None  # forgetting allowed per earlier holdout (fraction)
+    floor: float | None  # the candidate's lowest allowed backward transfer (fraction)
+    rule: str
+    regressed: list[str]  # holdouts (by the version that brought them) forgotten beyond budget
+
+
+@dataclasses.dataclass(frozen=True)
 class Reliability:
     """A reliability diagram: per equal-width confidence bin, the samples' mean confidence
     (top-class probability) and their accuracy. A calibrated model's bars meet the diagonal."""
@@ -325,6 +353,7 @@ class ReportData:
     skipped: list[str]
     calibration: list[Reliability] = dataclasses.field(default_factory=list)
     drift: list[DriftPlot] = dataclasses.field(default_factory=list)
+    continual: list[Continual] = dataclasses.field(default_factory=list)
     absent: list[Absent] = dataclasses.field(default_factory=list)
 
     @property
@@ -512,6 +541,7 @@ SECTION_TITLES = (
     ("data", "data expectations"),
     ("drift", "drift histograms"),
     ("history", "version history"),
+    ("continual", "continual learning"),
 )
 
 
@@ -772,6 +802,21 @@ class _Sections:
             else:
                 why = "no regression.forgetting check compared the candidate with earlier versions"
             out.append(Absent("history", f"no version history: {why}"))
+        if not parts["continual"]:
+            forgetting = [c for c in self.checks if c.id == "regression.forgetting"]
+            if not forgetting:
+                why = "no regression.forgetting check ran"
+            elif any(n.startswith("continual learning: left out") for n in self.skipped):
+                why = "its accuracy matrix is malformed (see the notes)"
+            elif all(isinstance(c.details, NoChampionDetails) for c in forgetting):
+                why = "no champion yet: the lineage's first version has no earlier one"
+            elif any(isinstance(c.details, ForgettingDetails) and c.details.matrix is not None
+                     for c in forgetting):  # fmt: skip
+                why = "the matrix has one version and one holdout"
+            else:
+                why = ("regression.forgetting holds no accuracy matrix (not judged, or "
+                       "recorded by an older mlchecks)")  # fmt: skip
+            out.append(Absent("continual", f"no continual-learning matrix: {why}"))
         return out
 
     def _find(self, model: str | None, check_id: str, kind: type[D]) -> tuple[CheckResult, D]:
@@ -976,6 +1021,54 @@ class _Sections:
             table = [_holdout_row(r) for r in d.holdouts or ()]
             if matrix or table:
                 yield History(c.model, holdouts, matrix, rows, table)
+
+    def continual(self) -> Iterable[Continual]:
+        from mlchecks.checks import continual
+
+        seen: set[str | None] = set()
+        for c in self.checks:
+            d = c.details
+            if c.id != "regression.forgetting" or not isinstance(d, ForgettingDetails):
+                continue
+            if c.model in seen or d.matrix is None:
+                continue
+            seen.add(c.model)
+            m = d.matrix
+            versions = [str(v) for v in m.versions]
+            ids = [str(h) for h in m.holdouts]
+            accuracy = [_floats(list(row)) for row in m.accuracy]
+            if len(accuracy) != len(versions) or any(len(r) != len(ids) for r in accuracy):
+                raise ValueError(
+                    f"accuracy matrix of {c.model or 'the model'} has {len(accuracy)} rows for "
+                    f"{len(versions)} versions and rows of {sorted({len(r) for r in accuracy})} "
+                    f"cells for {len(ids)} holdouts; expected versions x holdouts"
+                )
+            if len(versions) < 2 and len(ids) < 2:
+                continue  # one version on one holdout: nothing continual to show
+            introduced = [str(v) for v in m.introduced_by or ()]
+            if len(introduced) != len(ids):  # ids are content hashes: a short one, then
+                introduced = [f"holdout {h[:10]}" for h in ids]
+            figures = continual.matrix_figures({"versions": versions, "holdouts": ids,
+                                                "introduced_by": introduced,
+                                                "accuracy": accuracy})  # fmt: skip
+            scenario = str(d.scenario or "domain")
+            budget = _num(d.margin)
+            floor = _num(d.min_backward_transfer)
+            per_holdout = (f"forgetting up to {budget * 100:g} pp per earlier holdout (a drop "
+                           "beyond it and significant, Holm across holdouts, rejects)"
+                           if budget is not None else "forgetting per earlier holdout")  # fmt: skip
+            if scenario == continual.CLASS:
+                rule = f"class-incremental budget: {per_holdout}" + (
+                    f"; backward transfer at least {floor * 100:g} pp" if floor is not None else ""
+                )
+            else:
+                rule = f"domain rule: {per_holdout}; no backward-transfer floor"
+            by_id = dict(zip(ids, introduced, strict=True))
+            regressed = [by_id.get(str(h), str(h)) for h in d.failed or ()]
+            yield Continual(c.model, scenario, _status(c), versions, introduced, accuracy,
+                            _floats(figures["average_accuracy"]),
+                            _floats(figures["backward_transfer"]), budget, floor, rule,
+                            regressed)  # fmt: skip
 
 
 RELIABILITY_BINS = 15  # as Evaluation.ece, when the accuracy.ece check does not say

@@ -78,8 +78,8 @@ def _environment() -> jinja2.Environment:
 class Section:
     """One optional section of the run's page: its anchor, its ReportData field (the section
     shows when that list is not empty), its table-of-contents title, its template under
-    ``templates/sections/``. A new section (e.g. an accuracy matrix of class-incremental
-    versions) is one entry here plus its field and builder in :mod:`mlchecks.report.data`."""
+    ``templates/sections/``. A new section is one entry here plus its field and builder in
+    :mod:`mlchecks.report.data` (``continual``, the accuracy matrix of a lineage, is one)."""
 
     id: str
     field: str
@@ -101,6 +101,7 @@ SECTIONS = (
     Section("data", "data", "data"),
     Section("drift", "drift", "drift"),
     Section("history", "history", "history"),
+    Section("continual", "continual", "continual learning"),
 )
 
 
@@ -300,11 +301,14 @@ def _text_width(text: str) -> float:
     return len(text) * CHAR_W
 
 
-def matrix_cells(matrix: Sequence[Sequence[float | None]]) -> list[list[tuple[Any, str]]]:
+def matrix_cells(
+    matrix: Sequence[Sequence[float | None]], full: float = 0.05
+) -> list[list[tuple[Any, str]]]:
     """Forgetting-matrix cells with a style: red by how far below its column's best a cell is.
 
     A column is one holdout; its best entry is what some version once knew, so a lower entry
-    further down is forgetting (1 pp of it is the default margin).
+    further down is forgetting (1 pp of it is the default margin). The red is full at a drop of
+    ``full`` (5 pp; the class-incremental section passes its forgetting budget).
     """
     cols = max((len(r) for r in matrix), default=0)
     best: list[float | None] = []
@@ -320,7 +324,7 @@ def matrix_cells(matrix: Sequence[Sequence[float | None]]) -> list[list[tuple[An
                 cells.append((v, "background:#f3f4f6"))
                 continue
             drop = top - v
-            alpha = min(0.85, drop / 0.05 * 0.85) if drop > 0.001 else 0.0
+            alpha = min(0.85, drop / (full or 0.05) * 0.85) if drop > 0.001 else 0.0
             style = f"background:rgba(220,38,38,{alpha:.3f})" if alpha else "background:#f0fdf4"
             cells.append((v, style + (";color:#fff" if alpha > 0.5 else "")))
         out.append(cells)

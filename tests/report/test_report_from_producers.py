@@ -181,11 +181,17 @@ def test_sections_show_values_from_the_typed_details(data, predictions, digits):
     assert history.matrix_versions == ["0001", "candidate"]
     assert history.holdouts == ["holdout of 0001"] and len(history.matrix) == 2
     assert history.forgetting[0]["forgetting"] > 0
+    (matrix,) = data.continual  # two versions on one holdout: the continual section shows
+    assert matrix.versions == ["0001", "candidate"] and matrix.holdouts == ["0001"]
+    assert matrix.accuracy == [[pytest.approx((champion_pred == y).mean())],
+                               [pytest.approx((candidate_pred == y).mean())]]  # fmt: skip
+    bwt = (candidate_pred == y).mean() - (champion_pred == y).mean()
+    assert matrix.backward_transfer[1] == pytest.approx(bwt)
 
 
 def test_page_sections_show_no_dash_where_a_producer_wrote_a_figure(data):
     page = render_html(data)
-    for name in ("accuracy", "speed", "history"):
+    for name in ("accuracy", "speed", "history", "continual"):
         assert DASH not in section(page, name), name
     rows = section(page, "data")
     for check_id in ("data.finite", "data.drift"):
@@ -228,6 +234,7 @@ def test_the_json_form_gives_the_same_report(data, checks, digits, predictions):
         "speed",
         "data",
         "history",
+        "continual",
         "skipped",
     ):
         assert getattr(rebuilt, name) == getattr(data, name), name
