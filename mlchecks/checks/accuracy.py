@@ -51,11 +51,13 @@ class DefaultBar:
     num_classes: int
     min_support: int
     never_recognised: tuple[int, ...]
+    classes_held: int = 0  # classes the test split holds (0: all num_classes)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "floor": self.floor, "chance": self.chance, "rule": self.rule,
             "majority_rate": self.majority_rate, "num_classes": self.num_classes,
+            "classes_held": self.classes_held or self.num_classes,
             "multiple": DEFAULT_CHANCE_MULTIPLE, "gap_share": DEFAULT_GAP_SHARE,
             "min_support": self.min_support, "never_recognised": list(self.never_recognised),
         }  # fmt: skip
@@ -67,27 +69,32 @@ def default_bar(evaluation: Evaluation, confidence: float) -> DefaultBar:
     Two demands, both judged on the test split:
 
     1. The Wilson lower bound of accuracy is above ``min(3 x chance, chance + (1 - chance) / 2)``
-       where *chance* is the better of the majority-class rate and ``1 / num_classes`` (what
-       a constant or a uniformly random guess scores). With many classes the floor is three
-       times chance (0.30 on 10 balanced classes, 0.03 on 100): a model that only edges past
-       chance has learnt next to nothing, while any model that learnt the task clears it by a
-       wide margin (the reference MLP scores ~0.97 on digits and MNIST; a logistic
-       regression ~0.9 on MNIST and ~0.4 on CIFAR-10). With few classes three times chance
-       is unreachable (1.5 for 2 classes), so the floor is capped halfway from chance to
-       perfect: the model makes at most half the errors of the constant guess (0.75 for two
-       balanced classes, 0.625 for four). Issue 12: "lower bound above the majority-class
-       rate" accepted a 13.6% model on 10-class MNIST (0.121 > 0.116) as the first champion.
+       where *chance* is the better of the majority-class rate and ``1 / K`` (what a constant
+       or a uniformly random guess scores), ``K`` the number of classes the test split holds:
+       a class-incremental holdout of 2 of a 10-unit head's classes has chance 1/2, not 1/10.
+       With many classes the floor is three times chance (0.30 on 10 balanced classes, 0.03
+       on 100): a model that only edges past chance has learnt next to nothing, while any model
+       that learnt the task clears it by a wide margin (the reference MLP scores ~0.97 on
+       digits and MNIST; a logistic regression ~0.9 on MNIST and ~0.4 on CIFAR-10). With few
+       classes three times chance is unreachable (1.5 for 2 classes), so the floor is capped
+       halfway from chance to perfect: the model makes at most half the errors of the constant
+       guess (0.75 for two balanced classes, 0.625 for four). Issue 12: "lower bound above the
+       majority-class rate" accepted a 13.6% model on 10-class MNIST (0.121 > 0.116) as the
+       first champion.
     2. Every class the model never gets right is one with too few test samples to tell: a
        class with 0 of ``n`` right fails when its Wilson upper bound ``z^2 / (n + z^2)`` is
-       below the recall of a uniform guess ``1 / num_classes``, i.e. when
-       ``n > z^2 (num_classes - 1)`` (35 samples for 10 classes at 95%, 4 for 2 classes).
+       below the recall of a uniform guess among the classes held ``1 / K``, i.e. when
+       ``n > z^2 (K - 1)`` (35 samples for 10 classes at 95%, 8 for 3, 4 for 2 classes).
        Such a model ignores a class outright (the 13.6% model had recall 0.000 on class 3),
        which no accuracy figure should hide.
 
     A configured ``min_accuracy`` (command line, ``[tool.mlchecks.thresholds]``, the model's
     own per-backend value) replaces both demands.
     """
-    k = max(int(evaluation.num_classes), 1)
+    support = evaluation.class_support
+    # the classes the test split holds, not the head's: a subset (class-incremental) is judged
+    # against a guess among its own classes
+    k = max(int(np.count_nonzero(support)), 1)
     chance = max(evaluation.majority_rate, 1.0 / k)
     multiple = DEFAULT_CHANCE_MULTIPLE * chance
     halfway = chance + DEFAULT_GAP_SHARE * (1.0 - chance)
@@ -99,12 +106,12 @@ def default_bar(evaluation: Evaluation, confidence: float) -> DefaultBar:
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     min_support = math.floor(z * z * (k - 1)) + 1 if k > 1 else 1
     hits = evaluation.confusion.diagonal()
-    support = evaluation.class_support
     never = tuple(c for c in range(evaluation.num_classes)
                   if support[c] >= min_support and hits[c] == 0)  # fmt: skip
     return DefaultBar(floor=float(floor), chance=float(chance), rule=rule,
-                      majority_rate=float(evaluation.majority_rate), num_classes=k,
-                      min_support=min_support, never_recognised=never)  # fmt: skip
+                      majority_rate=float(evaluation.majority_rate),
+                      num_classes=max(int(evaluation.num_classes), 1), min_support=min_support,
+                      never_recognised=never, classes_held=k)  # fmt: skip
 
 
 def inputs_not_finite(
@@ -185,9 +192,8 @@ def accuracy_min(
     acc = evaluation.accuracy
     shown = f" ({source})"
     if bar is not None:
-        chance = "majority-class rate" if bar.majority_rate >= 1 / bar.num_classes else (
-            f"1/{bar.num_classes} classes"
-        )
+        held = bar.classes_held or bar.num_classes
+        chance = "majority-class rate" if bar.majority_rate >= 1 / held else f"1/{held} classes"
         rule = (f"halfway from chance {bar.chance:.4f} to 1"
                 if bar.rule.startswith("halfway")
                 else f"{bar.rule} {bar.chance:.4f}")  # fmt: skip
@@ -220,6 +226,11 @@ def accuracy_min(
     }  # fmt: skip
     if bar is not None:
         explanation = [f"{pct} interval [{lo:.4f}, {hi:.4f}]; chance is the {chance}"]
+        if bar.classes_held and bar.classes_held < bar.num_classes:
+            explanation.append(
+                f"the test split holds {bar.classes_held} of the {bar.num_classes} classes: "
+                f"chance and the class rule count those {bar.classes_held}"
+            )
         if bar.never_recognised:
             support = evaluation.class_support
             named = [f"class {_class_label(c, class_names)} (recall 0/{int(support[c])})"
