@@ -621,9 +621,10 @@ class MlflowRegistry:
 
     @staticmethod
     def _set_tag(write: Callable[[], Any]) -> None:
-        """The server's tag upsert fails (UNIQUE constraint) when two clients write the same
-        new tag at once; the tags written concurrently here carry the same value from every
-        writer, so one retry after the other's commit settles it."""
+        """The server's tag (and alias) upsert fails (UNIQUE constraint) when two clients write
+        the same new key at once; what is written concurrently here carries the same value from
+        every writer (two racing gates move the first champion alias to the same winner), so one
+        retry after the other's commit settles it."""
         try:
             write()
         except RegistryUnavailable:
@@ -643,8 +644,9 @@ class MlflowRegistry:
     def _move_alias(self, name: str, version: str, tenure: str) -> None:
         self._tag(name, version, T_TENURE, tenure)
         faults.point("mlflow:after-tenure")
-        self._call("move the champion alias", self._client.set_registered_model_alias, name,
-                   ALIAS, str(int(version)))  # fmt: skip
+        self._set_tag(lambda: self._call("move the champion alias",
+                                         self._client.set_registered_model_alias, name, ALIAS,
+                                         str(int(version))))  # fmt: skip
         faults.point("mlflow:after-alias")
 
     @staticmethod
