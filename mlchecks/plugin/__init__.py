@@ -29,6 +29,8 @@ MODEL_PARAM = "mlchecks_model_spec"
 PROMOTE_OPTION = "--mlchecks-promote"
 PROMOTE_KEY = pytest.StashKey[list[str]]()
 GATE_KEY: pytest.StashKey[Gate] = pytest.StashKey()
+# bad input found once the tests began (a label beyond a saved model's head): the exit status
+INPUT_ERROR_KEY = pytest.StashKey[MlchecksError]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -298,6 +300,11 @@ def _promote(config: pytest.Config, exitstatus: int, lines: list[str]) -> int:
     if exitstatus not in (0, 1):
         lines.append(f"mlchecks: nothing promoted: the session ended with status {exitstatus}")
         return exitstatus
+    bad_input = config.stash.get(INPUT_ERROR_KEY, None)
+    if bad_input is not None:  # the gate's exit 2, not a rejection of the model
+        lines.append(f"mlchecks: error: {' '.join(str(bad_input).split())}")
+        lines.append("mlchecks: nothing promoted: bad input; the registry is unchanged")
+        return int(bad_input.exit_code)
     if not checks or gate is None:
         lines.append("mlchecks: nothing promoted: no mlchecks check ran in this session")
         return int(GateExit.REJECTED)

@@ -36,8 +36,24 @@ def _fail_clean(exc: MlchecksError) -> None:
 
 @pytest.fixture(scope="session")
 def mlchecks_session(request: pytest.FixtureRequest) -> Session:
-    """The run's state: settings, dataset, models, evaluations and recorded checks."""
-    return session_of(request.config)
+    """The run's state: settings, dataset, models, evaluations and recorded checks.
+
+    Before any check, the data is put in the class space of the saved models' output heads
+    (as ``mlchecks gate`` does): a class-incremental version with a 10-unit head judged on data
+    of two digits has 10 classes, not 2. A label beyond a head fails every mlchecks test with
+    the reason, and with ``--mlchecks-promote`` the exit status is 2 (bad input).
+    """
+    from mlchecks.plugin import INPUT_ERROR_KEY
+
+    session = session_of(request.config)
+    if not any(spec.is_file for spec in session.settings.models):
+        return session  # a model built here has the data's classes: nothing loaded yet
+    try:
+        session.fit_heads()  # idempotent: under `mlchecks gate` the data fits already
+    except MlchecksError as exc:
+        request.config.stash[INPUT_ERROR_KEY] = exc
+        _fail_clean(exc)
+    return session
 
 
 @pytest.fixture(scope="session")
