@@ -1,11 +1,13 @@
 """``pytest --mlchecks-promote`` on a class-incremental lineage (issue 16): the pytest door takes
 the class space from the saved model's head, as ``mlchecks gate`` does.
 
-Version 1 (digits 0-1, a 10-unit head) is promoted by an in-process gate; version 2 (digits
-2-3 plus a few stored 0s and 1s, the same head) is judged and promoted by a real pytest run of
-the shipped suites in a tiny project whose data holds only digits 2 and 3. Before the fix the
-run's checks passed but promotion refused it (exit 2: "class space of 10 classes, but the
-candidate and --data give 4"): the data was never fitted to the head in the pytest door.
+Version 1 (digits 0-1, a 4-unit head) is promoted by an in-process gate; version 2 (trained on
+digits 0-3, a head grown to 10 units) is judged and promoted by a real pytest
+run of the shipped suites in a tiny project whose data holds only digits 2 and 3. Before the
+fix the pytest door never fitted the data to the head: the class space was the labels' (4), not
+the head's (10), so the checks judged a 4-class data set and a 10-unit head on 2-3 after a
+10-unit champion was refused at promotion (exit 2, "class space of 10 classes, but the candidate
+and --data give 4")
 """
 
 from __future__ import annotations
@@ -66,13 +68,14 @@ def test_pytest_promote_takes_a_class_incremental_version_and_refuses_labels_bey
     np.savez(tmp_path / "task1.npz", **first)
     np.savez(tmp_path / "task2.npz", **second)
     training.set_seed(0)
-    model = zoo.mlp(digits.x_train.shape[1:], 10)
+    model = zoo.mlp(digits.x_train.shape[1:], 4)  # version 1: a 4-unit head
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(first["x_train"], first["y_train"], epochs=EPOCHS, verbose=0)
     model.save(tmp_path / "v1.keras")
-    keep = np.concatenate([np.flatnonzero(first["y_train"] == d)[:20] for d in (0, 1)])
-    model.fit(np.concatenate([second["x_train"], first["x_train"][keep]]),
-              np.concatenate([second["y_train"], first["y_train"][keep]]), epochs=EPOCHS,
+    model = zoo.mlp(digits.x_train.shape[1:], 10)  # version 2 grows it to 10, a new model
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(np.concatenate([second["x_train"], first["x_train"]]),  # joint: nothing forgotten
+              np.concatenate([second["y_train"], first["y_train"]]), epochs=EPOCHS,
               verbose=0)  # fmt: skip
     model.save(tmp_path / "v2.keras")
     registry = tmp_path / "registry"
@@ -90,7 +93,8 @@ def test_pytest_promote_takes_a_class_incremental_version_and_refuses_labels_bey
     store = open_registry(registry)
     assert store.state("inc").champion == "0002"
     holdout = store.holdout("inc", store.record("inc", "0002").holdout)
-    assert holdout.num_classes == 10 and set(np.unique(holdout.y)) == {2, 3}
+    assert holdout.num_classes == 10 and set(np.unique(holdout.y)) == {2, 3}  # the head's
+    assert store.holdout("inc", store.record("inc", "0001").holdout).num_classes == 4
     checks = {c["id"]: c for c in store.record("inc", "0002").checks}
     assert checks["regression.forgetting"]["details"]["scenario"] == "class"
     assert checks["data.classes_present"]["passed"]
