@@ -22,7 +22,8 @@ model they belong to. Read:
 - data checks: :class:`~mlchecks.result.DataDetails` (failing expectations: splits, counts,
   example indices) and :class:`~mlchecks.result.DriftDetails` (drifted distributions).
 - version history: ``regression.forgetting`` (:class:`~mlchecks.result.ForgettingDetails`:
-  the forgetting matrix, versions x holdouts, and one row per earlier holdout).
+  accuracy on each holdout per version as a chart, and one row per earlier holdout; the matrix
+  itself is the continual-learning section's table, shown once).
 - continual learning: the same check's matrix R[i][j] (version x holdout, the candidate last),
   with each version's average accuracy and backward transfer from
   :func:`mlchecks.checks.continual.matrix_figures` and the rule that judged it (the
