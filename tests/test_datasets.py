@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -22,6 +24,45 @@ def test_digits_is_real_and_split_the_same_everywhere(digits):
     total = np.bincount(digits.y_test) + np.bincount(digits.y_train)
     assert (np.abs(np.bincount(digits.y_test) - total / 4) <= 1).all()
     assert load_dataset("digits").fingerprint == digits.fingerprint
+
+
+def test_digits_are_scikit_learns_load_digits_and_its_stratified_split(digits):
+    """The embedded default reads scikit-learn's digits.csv.gz and the shipped split indices
+    without importing scikit-learn: the arrays are exactly what load_digits plus
+    train_test_split(test_size=0.25, random_state=0, stratify=y) give."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
+    expected = train_test_split(x, bunch.target.astype(np.int64), test_size=0.25,
+                                random_state=0, stratify=bunch.target)  # fmt: skip
+    got = (digits.x_train, digits.x_test, digits.y_train, digits.y_test)
+    for name, want, have in zip(("x_train", "x_test", "y_train", "y_test"), expected, got,
+                                strict=True):  # fmt: skip
+        assert have.dtype == want.dtype and np.array_equal(have, want), name
+
+
+def test_loading_digits_does_not_import_scikit_learn():
+    code = (
+        "import sys; from mlchecks.data import load_dataset; d = load_dataset('digits'); "
+        "print(sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules), d.n_test)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout  # fmt: skip
+    assert out.split() == ["[]", "450"], out
+
+
+def test_a_damaged_digits_file_is_a_data_error_naming_it(tmp_path, monkeypatch):
+    from mlchecks.data import dataset
+
+    bad = tmp_path / "digits.csv.gz"
+    with gzip.open(bad, "wt") as f:
+        f.write("1,2,3\n")
+    monkeypatch.setattr(dataset, "digits_file", lambda: bad)
+    with pytest.raises(DataError, match=r"digits\.csv\.gz holds an array of shape \(3,\).*"
+                                        r"expected \(1797, 65\).*reinstall scikit-learn"):
+        load_dataset("digits")
 
 
 def test_fingerprint_changes_with_one_pixel(digits):

@@ -216,23 +216,57 @@ def load_dataset(
 
 
 # ----------------------------------------------------------------------------- digits
-def _digits() -> Dataset:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+#: The fixed 75/25 stratified split of the digits (row indices, train then test, in order).
+DIGITS_SPLIT = Path(__file__).with_name("digits_split.json")
+DIGITS_ROWS = 1797
 
-    bunch = load_digits()
-    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
-    y = bunch.target.astype(np.int64)
-    # 75/25 stratified split with a fixed seed: 1347 train / 450 test, the same on every machine.
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.25, random_state=0, stratify=y
+
+def digits_file() -> Path:
+    """scikit-learn's own copy of the UCI digits (``sklearn/datasets/data/digits.csv.gz``),
+    found without importing scikit-learn (an import that costs seconds: SciPy, pandas)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(base) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    msg = (
+        "--data digits reads scikit-learn's digits.csv.gz, but scikit-learn is not installed "
+        "or has no sklearn/datasets/data/digits.csv.gz; install it: pip install scikit-learn"
     )
+    raise DataError(msg)
+
+
+def _digits() -> Dataset:
+    """The embedded default: scikit-learn's digits (what ``load_digits`` returns: 8x8 images
+    of 0-16, target in the last column), scaled to [0, 1], split by :data:`DIGITS_SPLIT`
+    (1347 train / 450 test, stratified, the same on every machine and every scikit-learn)."""
+    import json
+
+    path = digits_file()
+    try:
+        with gzip.open(path, "rt", encoding="ascii") as f:
+            data = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError, EOFError) as exc:
+        msg = f"--data digits: {path} cannot be read ({exc}); reinstall scikit-learn"
+        raise DataError(msg) from None
+    if data.shape != (DIGITS_ROWS, 65):
+        msg = (
+            f"--data digits: {path} holds an array of shape {data.shape}; expected "
+            f"({DIGITS_ROWS}, 65) (64 pixels and the digit per row); reinstall scikit-learn"
+        )
+        raise DataError(msg)
+    split = json.loads(DIGITS_SPLIT.read_text(encoding="utf-8"))
+    train, test = np.asarray(split["train"]), np.asarray(split["test"])
+    x = (data[:, :-1].reshape(-1, 8, 8).astype(np.float32) / 16.0)[..., None]
+    y = data[:, -1].astype(np.int64)
     return Dataset(
         name="digits",
-        x_train=np.ascontiguousarray(x_train),
-        y_train=y_train,
-        x_test=np.ascontiguousarray(x_test),
-        y_test=y_test,
+        x_train=np.ascontiguousarray(x[train]),
+        y_train=y[train],
+        x_test=np.ascontiguousarray(x[test]),
+        y_test=y[test],
         num_classes=10,
         class_names=tuple(str(c) for c in range(10)),
     )
