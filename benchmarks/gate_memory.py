@@ -131,8 +131,10 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     median = statistics.median(peaks)
     case = "with a champion" if opts.champion else "no champion"
-    print(f"peak RSS ({case}, {opts.data}): median {median:.0f} MiB of {len(peaks)} "
-          f"(limit {LIMIT_MIB} MiB: {'under' if median < LIMIT_MIB else 'OVER'})")
+    print(
+        f"peak RSS ({case}, {opts.data}): median {median:.0f} MiB of {len(peaks)} "
+        f"(limit {LIMIT_MIB} MiB: {'under' if median < LIMIT_MIB else 'OVER'})"
+    )
     return 0
 
 
