@@ -131,7 +131,7 @@ def _import_suite_dependencies(session: Session) -> None:
     try:
         import mlchecks.strategies  # noqa: F401  (imports Hypothesis)
 
-        if not data.memoised(session):
+        if not data.prefetching(session) and not data.memoised(session):
             from mlchecks.data.expectations import _gx
 
             _gx()

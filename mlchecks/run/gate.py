@@ -290,6 +290,10 @@ class Gate:
 
     def close(self) -> None:
         """Remove the gate's private folder (candidate copies)."""
+        if self.session.data_worker is not None:  # a gate that never reached the data checks
+            from mlchecks.run import data
+
+            data.stop_prefetch(self.session, timeout_s=0)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -312,6 +316,10 @@ class Gate:
         session = self.session
         session.progress.phase(f"loading data {session.settings.data}")
         session.dataset  # noqa: B018  (DataError -> exit 2 before any work)
+        if "data" in self.categories:
+            from mlchecks.run import data
+
+            data.prefetch(session)  # on the second core, while the models load
         session.fit_heads()  # the class space of a saved model's head; labels beyond it: exit 2
         if "setup" in self.categories:
             session.progress.phase("training-setup lint")

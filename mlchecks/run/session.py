@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlchecks.model.training import TrainedModel
     from mlchecks.registry import Registry
     from mlchecks.run.baseline import Baseline
+    from mlchecks.run.data import DataWorker
 
 
 def output_units(model: object) -> int | None:
@@ -55,6 +56,8 @@ class Session:
         self._registry: Registry | None = None
         # Where long work says what it is doing (mlchecks gate shows it; silent elsewhere).
         self.progress: Progress = SILENT
+        # A worker process checking the data (mlchecks.run.data.prefetch), until waited for.
+        self.data_worker: DataWorker | None = None
 
     @property
     def dataset(self) -> Dataset:
