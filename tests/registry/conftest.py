@@ -98,3 +98,10 @@ def mlflow_server(_mlflow_server) -> MlflowServer:
     if not _mlflow_server.alive:
         _mlflow_server.start()
     return _mlflow_server
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_downloads_stay_in_the_test_session(tmp_path_factory, monkeypatch):
+    """The MLflow backend keeps downloaded versions under ``$XDG_CACHE_HOME/mlchecks/mlflow``:
+    one folder for the whole test session (and the gates it starts), not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
