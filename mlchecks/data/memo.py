@@ -134,7 +134,10 @@ def save(folder: Path | None, key: str, grouped: Mapping[str, list[CheckResult]]
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    try_write(_memo_file(folder, key), lambda p: p.write_text(text, encoding="utf-8"))
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    try_write(_memo_file(folder, key), write)
 
 
 def run_scopes(

@@ -717,6 +717,7 @@ class MlflowRegistry:
     def rollback(self, name: str) -> LineageState:
         state = self.state(name)
         target = rollback_target(state, name, self.location)
+        assert state.champion is not None  # rollback_target refuses a lineage with none
         self.model_path(name, target)  # never roll back onto a damaged version
         self._tag(name, state.champion, T_RETIRED, "true")
         self._move_alias(name, target, uuid.uuid4().hex[:16])

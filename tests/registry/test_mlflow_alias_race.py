@@ -29,11 +29,11 @@ def test_racing_first_champion_alias_moves_all_succeed(mlflow_server):
         barrier = threading.Barrier(RACERS)
         errors: list[BaseException] = []
 
-        def move(reg) -> None:
+        def move(reg, barrier=barrier, name=name, version=version, errors=errors) -> None:
             barrier.wait()
             try:
                 reg._move_alias(name, version, "tenure")
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            except Exception as exc:  # collected and asserted below
                 errors.append(exc)
 
         threads = [threading.Thread(target=move, args=(r,)) for r in racers]
