@@ -53,9 +53,12 @@ def test_a_worker_that_dies_leaves_the_checks_to_the_gate(project, monkeypatch):
     session = _session(project)
     assert run_data.prefetch(session)
     worker = session.data_worker
-    worker.proc.kill()
+    worker.proc.kill()  # long before it can have imported Great Expectations
+    worker.proc.wait()
+    assert not run_data.memoised(session)  # nothing from the worker: the gate must check
     assert run_data.data_checks(session) == _in_process(session)
     assert session.data_worker is None and not worker.inputs.exists()
+    assert run_data.memoised(session)  # the gate's own results, stored for the next run
 
 
 @pytest.mark.slow

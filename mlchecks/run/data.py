@@ -88,6 +88,17 @@ def _inputs(
     return dataset or session.dataset, expectations.scopes(session.settings), reference
 
 
+def _fresh(session: Session) -> Callable[[Any], Any]:
+    """``baseline_of`` that reads each champion now, without keeping it (the checks judge the
+    one read under the lineage lock: another gate may promote in between)."""
+    from mlchecks.run.baseline import load_baseline
+
+    def fresh(spec: Any) -> Any:
+        return load_baseline(session.registry, session.lineage(spec))
+
+    return fresh
+
+
 #: How long :func:`data_checks` waits for a prefetch worker before it checks the data itself.
 PREFETCH_TIMEOUT_S = 600.0
 
@@ -130,13 +141,9 @@ def prefetch(session: Session) -> bool:
     if _great_expectations_imported():
         return False  # checking in this process costs no import
     from mlchecks.errors import MlchecksError
-    from mlchecks.run.baseline import load_baseline
-
-    def fresh(spec: Any) -> Any:
-        return load_baseline(session.registry, session.lineage(spec))
 
     try:
-        dataset, scoped, reference = _inputs(session, baseline_of=fresh)
+        dataset, scoped, reference = _inputs(session, baseline_of=_fresh(session))
         folder = memo_folder(session)
         if not scoped or memo.is_memoised(dataset, scoped, reference, folder):
             return False
@@ -203,12 +210,7 @@ def memoised(session: Session) -> bool:
     Asked before the lineage lock is taken: the champion is read here without keeping it, so
     the checks judge against the champion read under the lock (another gate may promote in
     between)."""
-    from mlchecks.run.baseline import load_baseline
-
-    def fresh(spec: Any) -> Any:
-        return load_baseline(session.registry, session.lineage(spec))
-
-    dataset, scoped, reference = _inputs(session, baseline_of=fresh)
+    dataset, scoped, reference = _inputs(session, baseline_of=_fresh(session))
     return memo.is_memoised(dataset, scoped, reference, memo_folder(session))
 
 
