@@ -7,14 +7,21 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pytest
 from helpers import keras_backend
 
 from mlchecks.config import ModelSpec
+from mlchecks.model import training
 from mlchecks.model.training import ModelCache, predict, train, weights_digest
 from mlchecks.stats.evaluation import Evaluation
+
+#: The reference compile's steps per execution on each backend: several steps per compiled call
+#: where the trainer allows it (TensorFlow: 2x the samples/s on the reference MLP, the same
+#: weights; ``benchmarks/training_throughput.py``), 1 on PyTorch, whose trainer refuses more.
+RECIPE_STEPS = {"tensorflow": 32, "jax": 32, "torch": 1}
 
 
 @pytest.mark.parametrize("fixture", ["trained_mlp", "trained_cnn"])
@@ -42,7 +49,8 @@ _SCRIPT = textwrap.dedent(
     from mlchecks.model.training import train, weights_digest
     ds = load_dataset("synthetic:600")
     trained = train(ModelSpec(name="m", builder=sys.argv[1], epochs=2), ds, seed=int(sys.argv[2]))
-    print(json.dumps({"digest": weights_digest(trained.model)}))
+    print(json.dumps({"digest": weights_digest(trained.model),
+                      "steps_per_execution": trained.model.steps_per_execution}))
     """
 )
 
@@ -56,21 +64,113 @@ def _digest_here(builder: str, seed: int) -> str:
     )
 
 
-def _digest_in_subprocess(builder: str, seed: int) -> str:
+def _run_in_subprocess(builder: str, seed: int) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
         [sys.executable, "-c", _SCRIPT, builder, str(seed)],
         capture_output=True, text=True, env=env, timeout=240, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])["digest"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_same_seed_gives_bit_identical_weights_across_processes():
-    """A fresh process and this one (which has trained other models before) agree bit for bit."""
-    other_process = _digest_in_subprocess("cnn", 3)
-    assert _digest_here("cnn", 3) == other_process
-    assert _digest_here("cnn", 4) != other_process
+@pytest.mark.parametrize("builder", ["cnn", "mlp"])
+def test_same_seed_gives_bit_identical_weights_across_processes(builder):
+    """A fresh process and this one (which has trained other models before) agree bit for bit,
+    trained with this backend's reference recipe (515 samples, batch 32: one full and one
+    partial run of steps per epoch where the recipe runs several)."""
+    other_process = _run_in_subprocess(builder, 3)
+    assert other_process["steps_per_execution"] == RECIPE_STEPS[keras_backend()]
+    assert _digest_here(builder, 3) == other_process["digest"]
+    assert _digest_here(builder, 4) != other_process["digest"]
+
+
+def test_reference_compile_follows_the_backends_recipe(digits):
+    model = training.build(ModelSpec(name="m", builder="mlp"), digits)
+    assert training.reference_recipe() == {"steps_per_execution": RECIPE_STEPS[keras_backend()]}
+    assert model.steps_per_execution == RECIPE_STEPS[keras_backend()]
+
+
+USER_BUILDER = """
+import keras
+
+def compiled(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", steps_per_execution=1)
+    return model
+"""
+
+
+def test_a_builders_own_compile_is_kept(tmp_path, monkeypatch, digits):
+    """The recipe is only the reference compile: a model the builder compiled keeps its own."""
+    import keras
+
+    (tmp_path / "user_builders.py").write_text(USER_BUILDER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = training.build(ModelSpec(name="u", builder="user_builders:compiled"), digits)
+    assert model.steps_per_execution == 1
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert model.get_compile_config()["metrics"] is None
+
+
+def test_epochs_are_reported_with_several_steps_per_execution(digits):
+    """The progress line's ``epoch k/n`` comes from on_epoch_end, which fires once per epoch
+    however many steps one compiled call runs (digits: 43 batches, two calls per epoch)."""
+    import io
+
+    from mlchecks._util.progress import Progress
+
+    terminal = io.StringIO()
+    trained = train(
+        ModelSpec(name="p", builder="mlp", epochs=3), digits, seed=0,
+        progress=Progress(terminal, tty=True),
+    )  # fmt: skip
+    assert trained.model.steps_per_execution == RECIPE_STEPS[keras_backend()]
+    shown = terminal.getvalue()
+    for epoch in (1, 2, 3):
+        assert shown.count(f"training p: epoch {epoch}/3, validation accuracy") == 1, shown
+    assert "epoch 4/3" not in shown and len(trained.record.history["loss"]) == 3
+
+
+def _rewrite_steps_per_execution(path, steps: int) -> None:
+    """Set the compile config's steps per execution inside a ``.keras`` archive."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    config["compile_config"]["steps_per_execution"] = steps
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_model_saved_with_several_steps_per_execution_loads_predicts_and_fits(tmp_path, digits):
+    """A ``.keras`` file keeps its compile config, steps per execution included: one trained
+    under TensorFlow or JAX with the recipe (or by a user) must still predict and fine-tune on
+    every backend, PyTorch's trainer included, which runs one step per call only."""
+    from mlchecks.model import zoo
+
+    torch = keras_backend() == "torch"
+    model = zoo.mlp(digits.input_shape, 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=1 if torch else 32)  # fmt: skip
+    model.fit(digits.x_train, digits.y_train, epochs=1, batch_size=32, verbose=0)
+    path = tmp_path / "spe32.keras"
+    model.save(path)
+    if torch:  # cannot train with 32 here: the file TensorFlow or JAX would have written
+        _rewrite_steps_per_execution(path, 32)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    assert config["compile_config"]["steps_per_execution"] == 32
+    loaded = training.load_model(path)
+    assert loaded.steps_per_execution == (1 if torch else 32)
+    probs = predict(loaded, digits.x_test)
+    np.testing.assert_allclose(probs, predict(model, digits.x_test), rtol=1e-5, atol=1e-6)
+    history = loaded.fit(digits.x_train, digits.y_train, epochs=1, batch_size=32, verbose=0)
+    assert len(history.history["loss"]) == 1
 
 
 def test_cache_hit_returns_the_same_model_without_training(tmp_path, digits):
@@ -122,6 +222,14 @@ def test_cache_key_depends_on_what_changes_the_model(tmp_path, digits):
     x = digits.x_train.copy()
     x[0] += 0.01
     assert cache.key(spec, digits.replace(x_train=x), 0, True) != base
+    # the reference compile's recipe: a model trained by another (the old one: one step per
+    # execution) is never reused
+    steps = training.STEPS_PER_EXECUTION[keras_backend()]
+    other = {**training.STEPS_PER_EXECUTION, keras_backend(): 1 if steps != 1 else 32}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "STEPS_PER_EXECUTION", other)
+        assert cache.key(spec, digits, 0, True) != base
+    assert cache.key(spec, digits, 0, True) == base
     # thresholds are not part of the trained artefact
     assert (
         cache.key(ModelSpec(name="m", builder="mlp", epochs=3, min_accuracy=0.5), digits, 0, True)

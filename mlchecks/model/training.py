@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 
 CACHE_FORMAT = 1
 
+#: Steps one compiled call of training (and of evaluation, prediction) runs, in the reference
+#: compile of a model whose builder left it uncompiled, per Keras backend. A small model's step
+#: is mostly per-call dispatch, so several steps per call train the reference MLP about twice
+#: as fast on TensorFlow with the same weights (``benchmarks/training_throughput.py``). The
+#: PyTorch trainer runs one step per call only.
+STEPS_PER_EXECUTION = {"tensorflow": 32, "jax": 32, "torch": 1}
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingRecord:
@@ -229,8 +236,21 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def reference_recipe(backend: str | None = None) -> dict[str, Any]:
+    """How :func:`build` compiles a model its builder left uncompiled, beyond what the spec says
+    (optimizer, learning rate), on ``backend`` (default: the active one). Part of every cache
+    key, so a model trained by another recipe is never handed back.
+
+    Example:
+        >>> reference_recipe("torch")
+        {'steps_per_execution': 1}
+    """
+    return {"steps_per_execution": STEPS_PER_EXECUTION.get(backend or active_backend(), 1)}
+
+
 def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
-    """Build and compile ``spec`` for ``dataset`` (sparse categorical cross-entropy)."""
+    """Build and compile ``spec`` for ``dataset`` (sparse categorical cross-entropy, the
+    :func:`reference_recipe`); a model the builder compiled itself keeps its own compile."""
     import keras
 
     builder = zoo.get(spec.builder)
@@ -252,6 +272,7 @@ def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
             optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            **reference_recipe(keras.backend.backend()),
         )
     return model
 
@@ -384,7 +405,7 @@ def load_model(
         saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
         try:
             with backend_warnings():
-                return keras.saving.load_model(path, safe_mode=safe_mode)
+                model = keras.saving.load_model(path, safe_mode=safe_mode)
         except Exception as exc:  # keras raises ValueError, TypeError, KeyError, OSError...
             text = " ".join(str(exc).split())
             if safe_mode and ("safe_mode" in text or "Lambda" in text):
@@ -400,6 +421,12 @@ def load_model(
         finally:
             tempfile.tempdir = saved
             shutil.rmtree(scratch, ignore_errors=True)
+    # A file keeps the steps per execution it was compiled with (several under TensorFlow or
+    # JAX: the reference recipe, or a user's); the PyTorch trainer refuses to predict, evaluate
+    # or fit with more than one. How many steps one call runs changes no result.
+    if keras.backend.backend() == "torch" and getattr(model, "steps_per_execution", 1) > 1:
+        model.steps_per_execution = 1
+    return model
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -481,7 +508,8 @@ def builder_source_digest(identifier: str) -> str | None:
 
 
 class ModelCache:
-    """Trained models on disk, keyed by spec, builder code, data fingerprint, seed and versions.
+    """Trained models on disk, keyed by spec, builder code, data fingerprint, seed, compile recipe
+    and versions.
 
     Layout: ``<root>/<key>/{model.keras,record.json}``. An entry is written into a temporary
     folder beside it and renamed into place, so a reader sees a whole entry or none; a file lock
@@ -500,6 +528,7 @@ class ModelCache:
             "data": dataset.fingerprint,
             "seed": seed,
             "deterministic": deterministic,
+            "recipe": reference_recipe(env["backend"]),
             "keras": env["keras"],
             "backend": env["backend"],
             "backend_version": env["backend_version"],

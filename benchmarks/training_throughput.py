@@ -1,0 +1,128 @@
+"""Reference training throughput: the old compile recipe against the shipped one, interleaved.
+
+    python benchmarks/training_throughput.py [--pairs 3] [--data synthetic:70000] [--epochs 2]
+                                             [--builder mlp] [--try 8,64]
+
+Each run is a fresh process on the active Keras backend (``KERAS_BACKEND``): seed, build, fit
+the reference model on the data (``synthetic:70000``: 60,000 MNIST-shaped training samples,
+10,000 as the validation split), batch 32 as in pyproject.toml, through mlchecks' own
+``set_seed`` / ``build`` / ``fit``. The arms:
+
+- **old**: the model compiled by hand exactly as ``build()`` compiled it before the recipe
+  changed (``steps_per_execution=1``);
+- **shipped**: ``build()`` as shipped (the recipe of this backend, see
+  ``mlchecks.model.training.reference_recipe``);
+- with ``--try 8,64``: more hand-compiled arms with those ``steps_per_execution`` values (to
+  choose a backend's value; the PyTorch trainer refuses anything but 1).
+
+``--pairs`` rounds, the arms' order reversed every other round so a slow spell of a shared
+machine hits all of them. Prints samples/s per run (training samples x epochs / the seconds of
+``fit``, validation included: the ``samples_per_s`` of the training record), the weights digest
+of each run, the medians, the ratios to **old**, and whether the runs of each arm agree bit for
+bit (they must: exit 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+
+
+def child(arm: str, data: str, epochs: int, builder: str, seed: int) -> None:
+    """One run in this (fresh) process: prints one JSON line."""
+    import keras
+
+    from mlchecks.config import ModelSpec, active_backend
+    from mlchecks.data import load_dataset
+    from mlchecks.model import training, zoo
+
+    ds = load_dataset(data)
+    spec = ModelSpec(name=builder, builder=builder, epochs=epochs, batch_size=32)
+    training.set_seed(seed, True)
+    if arm == "shipped":
+        model = training.build(spec, ds)
+    else:  # "old" or "spe=K": the previous build() compile, by hand
+        steps = 1 if arm == "old" else int(arm.partition("=")[2])
+        model = zoo.get(builder)(ds.input_shape, ds.num_classes)
+        model.compile(
+            optimizer=keras.optimizers.get(spec.optimizer),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps,
+        )
+    record = training.fit(model, ds, spec, seed)
+    print(
+        json.dumps(
+            {
+                "arm": arm,
+                "backend": active_backend(),
+                "steps_per_execution": int(model.steps_per_execution),
+                "samples_per_s": record.samples_per_s,
+                "fit_s": record.wall_time_s,
+                "val_accuracy": record.history["val_accuracy"][-1],
+                "digest": training.weights_digest(model),
+            }
+        ),
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--data", default="synthetic:70000")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--builder", default="mlp")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--try", dest="extra", default="", help="more steps_per_execution arms")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.data, args.epochs, args.builder, args.seed)
+        return 0
+
+    arms = ["old", "shipped", *(f"spe={k}" for k in args.extra.split(",") if k.strip())]
+    common = ["--data", args.data, "--epochs", str(args.epochs), "--builder", args.builder,
+              "--seed", str(args.seed)]  # fmt: skip
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
+    for i in range(args.pairs):
+        for arm in arms if i % 2 == 0 else reversed(arms):
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", arm, *common]
+            proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                raise SystemExit(f"{arm} exited {proc.returncode}")
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs[arm].append(run)
+            print(f"round {i + 1} {arm:8s} {run['backend']:10s} steps_per_execution "
+                  f"{run['steps_per_execution']:3d}  {run['samples_per_s']:9.0f} samples/s  "
+                  f"fit {run['fit_s']:6.2f} s  val_accuracy {run['val_accuracy']:.4f}  "
+                  f"digest {run['digest'][:16]}", flush=True)  # fmt: skip
+    print()
+    base = statistics.median(r["samples_per_s"] for r in runs["old"])
+    agree = True
+    for arm in arms:
+        median = statistics.median(r["samples_per_s"] for r in runs[arm])
+        digests = {r["digest"] for r in runs[arm]}
+        agree &= len(digests) == 1
+        same = (
+            "all runs bit-identical" if len(digests) == 1 else f"{len(digests)} DIFFERENT digests"
+        )
+        print(f"{arm:8s} median {median:9.0f} samples/s  {median / base:5.2f}x old  {same}")
+    old = {r["digest"] for r in runs["old"]}
+    for arm in arms[1:]:
+        if {r["digest"] for r in runs[arm]} == old:
+            print(f"{arm}: the same weights as old")
+        else:
+            print(f"{arm}: other weights than old")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
