@@ -31,6 +31,19 @@ SUITES = {
 
 _CATEGORY_OF = {file: category for category, file in SUITES.items()}
 
+#: The plugins of the suite run, and only these: the gate defines its run, so a plugin that
+#: happens to be installed beside mlchecks (one that reorders, reruns or times out tests, say)
+#: cannot change a verdict, and none is imported for nothing (discovering and importing every
+#: installed ``pytest11`` entry point cost ~0.5 s of a gate). ``unraisableexception`` is off
+#: too: at the end of a run it calls ``gc.collect()`` several times over the whole of
+#: TensorFlow's heap (~0.3 s) to report exceptions raised in ``__del__``, which no check reads.
+PLUGIN_ARGS = (
+    "--disable-plugin-autoload",
+    "-p", "pytest_benchmark.plugin",
+    "-p", "mlchecks.plugin",
+    "-p", "no:unraisableexception",
+)  # fmt: skip
+
 
 def suites_dir() -> Path:
     """The ready-made suites: inside the wheel, or ``suites/`` of a source checkout."""
@@ -91,10 +104,9 @@ def run_suites(session: Session, categories: tuple[str, ...], verbose: bool = Fa
         "-p",
         "no:cacheprovider",
         "--import-mode=importlib",
+        *PLUGIN_ARGS,
     ]
     args += ["-q"] if verbose else ["-p", "no:terminal"]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        args += ["-p", "mlchecks.plugin"]
     context = GateContext(session)
     before = set(sys.modules)
     # The gate is its own run, not a share of an outer pytest-xdist run (a gate started by a
@@ -102,6 +114,10 @@ def run_suites(session: Session, categories: tuple[str, ...], verbose: bool = Fa
     # itself off, leaving speed unjudged. The speed verdict is a same-run interleaved A/B, made
     # to hold on a loaded machine, so it is measured there too.
     xdist = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PYTEST_XDIST_")}
+    # Hypothesis, imported by the behaviour suite, runs every "hypothesis" entry point of the
+    # environment at import (scanning all installed distributions: ~0.3 s); the behaviour checks
+    # use mlchecks' own strategies and want none of them. A value the user set is kept.
+    os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
     try:
         code = pytest.main(args, plugins=[context])
     finally:
