@@ -1,19 +1,20 @@
 """Reference training throughput: the old compile recipe against the shipped one, interleaved.
 
     python benchmarks/training_throughput.py [--pairs 3] [--data synthetic:70000] [--epochs 2]
-                                             [--builder mlp] [--try 8,64]
+                                             [--builder mlp] [--batch-size 32] [--try 8,64]
 
 Each run is a fresh process on the active Keras backend (``KERAS_BACKEND``): seed, build, fit
 the reference model on the data (``synthetic:70000``: 60,000 MNIST-shaped training samples,
-10,000 as the validation split), batch 32 as in pyproject.toml, through mlchecks' own
-``set_seed`` / ``build`` / ``fit``. The arms:
+10,000 as the validation split), batch 32 as in pyproject.toml (``--batch-size``), through
+mlchecks' own ``set_seed`` / ``build`` / ``fit``. The arms:
 
-- **old**: the model compiled by hand exactly as ``build()`` compiled it before the recipe
-  changed (``steps_per_execution=1``);
-- **shipped**: ``build()`` as shipped (the recipe of this backend, see
+- **old**: compiled and fitted by hand exactly as ``build()`` and ``fit()`` did before the
+  recipe changed (``steps_per_execution=1``, validation at the training batch);
+- **shipped**: ``build()`` and ``fit()`` as shipped (the recipe of this backend, see
   ``mlchecks.model.training.reference_recipe``);
-- with ``--try 8,64``: more hand-compiled arms with those ``steps_per_execution`` values (to
-  choose a backend's value; the PyTorch trainer refuses anything but 1).
+- with ``--try 8,64``: ``fit()`` as shipped on models compiled by hand with those
+  ``steps_per_execution`` values (to choose a backend's value; the PyTorch trainer refuses
+  anything but 1).
 
 ``--pairs`` rounds, the arms' order reversed every other round so a slow spell of a shared
 machine hits all of them. Prints samples/s per run (training samples x epochs / the seconds of
@@ -30,20 +31,22 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
 
 
-def child(arm: str, data: str, epochs: int, builder: str, seed: int) -> None:
+def child(arm: str, data: str, epochs: int, builder: str, batch_size: int, seed: int) -> None:
     """One run in this (fresh) process: prints one JSON line."""
     import keras
 
+    from mlchecks._util.quiet import backend_warnings
     from mlchecks.config import ModelSpec, active_backend
     from mlchecks.data import load_dataset
     from mlchecks.model import training, zoo
 
     ds = load_dataset(data)
-    spec = ModelSpec(name=builder, builder=builder, epochs=epochs, batch_size=32)
+    spec = ModelSpec(name=builder, builder=builder, epochs=epochs, batch_size=batch_size)
     training.set_seed(seed, True)
     if arm == "shipped":
         model = training.build(spec, ds)
@@ -56,16 +59,28 @@ def child(arm: str, data: str, epochs: int, builder: str, seed: int) -> None:
             metrics=["accuracy"],
             steps_per_execution=steps,
         )
-    record = training.fit(model, ds, spec, seed)
+    if arm == "old":  # the previous fit(), by hand
+        start = time.perf_counter()
+        with backend_warnings():
+            history = model.fit(
+                ds.x_train, ds.y_train, epochs=spec.epochs, batch_size=spec.batch_size,
+                validation_data=(ds.x_test, ds.y_test), shuffle=True, verbose=0,
+            )  # fmt: skip
+        wall = time.perf_counter() - start
+        samples_per_s, val_accuracy = ds.n_train * epochs / wall, history.history["val_accuracy"]
+    else:
+        record = training.fit(model, ds, spec, seed)
+        samples_per_s, wall = record.samples_per_s, record.wall_time_s
+        val_accuracy = record.history["val_accuracy"]
     print(
         json.dumps(
             {
                 "arm": arm,
                 "backend": active_backend(),
                 "steps_per_execution": int(model.steps_per_execution),
-                "samples_per_s": record.samples_per_s,
-                "fit_s": record.wall_time_s,
-                "val_accuracy": record.history["val_accuracy"][-1],
+                "samples_per_s": samples_per_s,
+                "fit_s": wall,
+                "val_accuracy": val_accuracy[-1],
                 "digest": training.weights_digest(model),
             }
         ),
@@ -79,17 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="synthetic:70000")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--builder", default="mlp")
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--try", dest="extra", default="", help="more steps_per_execution arms")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.data, args.epochs, args.builder, args.seed)
+        child(args.child, args.data, args.epochs, args.builder, args.batch_size, args.seed)
         return 0
 
     arms = ["old", "shipped", *(f"spe={k}" for k in args.extra.split(",") if k.strip())]
     common = ["--data", args.data, "--epochs", str(args.epochs), "--builder", args.builder,
-              "--seed", str(args.seed)]  # fmt: skip
+              "--batch-size", str(args.batch_size), "--seed", str(args.seed)]  # fmt: skip
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for i in range(args.pairs):
         for arm in arms if i % 2 == 0 else reversed(arms):

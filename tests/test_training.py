@@ -87,7 +87,10 @@ def test_same_seed_gives_bit_identical_weights_across_processes(builder):
 
 def test_reference_compile_follows_the_backends_recipe(digits):
     model = training.build(ModelSpec(name="m", builder="mlp"), digits)
-    assert training.reference_recipe() == {"steps_per_execution": RECIPE_STEPS[keras_backend()]}
+    assert training.reference_recipe() == {
+        "steps_per_execution": RECIPE_STEPS[keras_backend()],
+        "validation_batch_size": 256,
+    }
     assert model.steps_per_execution == RECIPE_STEPS[keras_backend()]
 
 
@@ -222,12 +225,15 @@ def test_cache_key_depends_on_what_changes_the_model(tmp_path, digits):
     x = digits.x_train.copy()
     x[0] += 0.01
     assert cache.key(spec, digits.replace(x_train=x), 0, True) != base
-    # the reference compile's recipe: a model trained by another (the old one: one step per
-    # execution) is never reused
+    # the training recipe: a model trained by another (the old one: one step per execution,
+    # validation at the training batch) is never reused
     steps = training.STEPS_PER_EXECUTION[keras_backend()]
     other = {**training.STEPS_PER_EXECUTION, keras_backend(): 1 if steps != 1 else 32}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(training, "STEPS_PER_EXECUTION", other)
+        assert cache.key(spec, digits, 0, True) != base
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "VALIDATION_BATCH", 32)
         assert cache.key(spec, digits, 0, True) != base
     assert cache.key(spec, digits, 0, True) == base
     # thresholds are not part of the trained artefact

@@ -41,6 +41,12 @@ CACHE_FORMAT = 1
 #: PyTorch trainer runs one step per call only.
 STEPS_PER_EXECUTION = {"tensorflow": 32, "jax": 32, "torch": 1}
 
+#: The batch of the validation pass after each epoch (the test split; at least the training
+#: batch): the batch :func:`predict` runs every model at. A forward pass only, so no weight
+#: changes with it, and with fewer, larger batches the pass costs less than half (TensorFlow, the
+#: reference MLP at batch 32: 20.5k samples/s with it at 32, 26.9k at 256).
+VALIDATION_BATCH = 256
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingRecord:
@@ -237,15 +243,19 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
 
 
 def reference_recipe(backend: str | None = None) -> dict[str, Any]:
-    """How :func:`build` compiles a model its builder left uncompiled, beyond what the spec says
-    (optimizer, learning rate), on ``backend`` (default: the active one). Part of every cache
-    key, so a model trained by another recipe is never handed back.
+    """How mlchecks trains beyond what the spec says (builder, epochs, batch, optimizer), on
+    ``backend`` (default: the active one): the steps per execution :func:`build` compiles a
+    model its builder left uncompiled with, the validation batch of :func:`fit`. Part of every
+    cache key, so a model trained by another recipe is never handed back.
 
     Example:
         >>> reference_recipe("torch")
-        {'steps_per_execution': 1}
+        {'steps_per_execution': 1, 'validation_batch_size': 256}
     """
-    return {"steps_per_execution": STEPS_PER_EXECUTION.get(backend or active_backend(), 1)}
+    return {
+        "steps_per_execution": STEPS_PER_EXECUTION.get(backend or active_backend(), 1),
+        "validation_batch_size": VALIDATION_BATCH,
+    }
 
 
 def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
@@ -272,7 +282,7 @@ def build(spec: ModelSpec, dataset: Dataset) -> keras.Model:
             optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            **reference_recipe(keras.backend.backend()),
+            steps_per_execution=reference_recipe(keras.backend.backend())["steps_per_execution"],
         )
     return model
 
@@ -297,8 +307,9 @@ def fit(
     seed: int,
     progress: Progress | None = None,
 ) -> TrainingRecord:
-    """``model.fit`` on the train split, test split as validation curve; nothing else added
-    (``progress``: say the phase and, on a terminal, each epoch)."""
+    """``model.fit`` on the train split, test split as validation curve (batches of at least
+    :data:`VALIDATION_BATCH`); nothing else added (``progress``: say the phase and, on a
+    terminal, each epoch)."""
     callbacks = []
     if progress is not None and progress.enabled:
         epochs = f"{spec.epochs} epoch{'s' if spec.epochs != 1 else ''}"
@@ -312,6 +323,7 @@ def fit(
             epochs=spec.epochs,
             batch_size=spec.batch_size,
             validation_data=(dataset.x_test, dataset.y_test),
+            validation_batch_size=max(spec.batch_size, VALIDATION_BATCH),
             shuffle=True,
             verbose=0,
             callbacks=callbacks,
