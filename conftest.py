@@ -13,14 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks._util import collector
-
 pytest_plugins = ["pytester"]
-
-# The test session imports Keras once and keeps its objects to the end: import it with the
-# collector off and freeze what it made, as the mlchecks program does, so the session's later
-# full collections do not walk TensorFlow's heap again and again.
-collector.freeze_after_import("keras")
 
 #: Fixtures that train (or load from the model cache) and predict with a Keras model.
 KERAS_FIXTURES = frozenset({
