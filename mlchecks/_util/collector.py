@@ -17,12 +17,11 @@ and freezes what it made once it has finished (the backend's objects are never g
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import importlib.abc
-import importlib.util
 import sys
 from typing import Any
+
+from mlchecks._util import imports
 
 
 def freeze() -> None:
@@ -30,40 +29,15 @@ def freeze() -> None:
     gc.freeze()
 
 
-class _FreezeAfterImport(importlib.abc.MetaPathFinder):
-    """Calls :func:`freeze` once the first import of ``name`` has run (one shot)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._busy = False
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != self.name or self._busy:
-            return None
-        self._busy = True  # the lookup below must not come back here
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            self._busy = False
-        loader = getattr(spec, "loader", None)
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        exec_module = loader.exec_module
-
-        def exec_then_freeze(module: Any) -> None:
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(self)
-            enabled = gc.isenabled()
-            gc.disable()  # the import's own full collections: see the module docstring
-            try:
-                exec_module(module)
-            finally:
-                freeze()
-                if enabled:
-                    gc.enable()
-
-        loader.exec_module = exec_then_freeze
-        return spec
+def _exec_then_freeze(exec_module: Any, module: Any) -> None:
+    enabled = gc.isenabled()
+    gc.disable()  # the import's own full collections: see the module docstring
+    try:
+        exec_module(module)
+    finally:
+        freeze()
+        if enabled:
+            gc.enable()
 
 
 def freeze_after_import(name: str) -> None:
@@ -71,4 +45,4 @@ def freeze_after_import(name: str) -> None:
     if name in sys.modules:
         freeze()
         return
-    sys.meta_path.insert(0, _FreezeAfterImport(name))
+    imports.hook(name, _exec_then_freeze)

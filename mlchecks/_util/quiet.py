@@ -19,8 +19,6 @@ Three kinds, none of them the user's business when mlchecks is the one calling T
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.util
 import os
 import re
 import sys
@@ -29,6 +27,8 @@ import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
+
+from mlchecks._util import imports
 
 #: What mlchecks sets when the user has not (3: TensorFlow's C++ INFO, WARNING and ERROR lines
 #: off, as the mlchecks command always did; errors that matter reach Python as exceptions).
@@ -105,35 +105,13 @@ def native_stderr_filtered() -> Iterator[None]:
                     os.write(2, text.encode())
 
 
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Wraps the one import of ``tensorflow`` in :func:`native_stderr_filtered`."""
+def _quiet_exec(exec_module: Any, module: Any) -> None:
+    with native_stderr_filtered():
+        exec_module(module)
 
-    _busy = False
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        # A lookup is not an import: torch._dynamo asks importlib.util.find_spec("tensorflow")
-        # while it loads, then TensorFlow may be imported later. The hook stays until the
-        # import itself runs (it then removes itself: one shot).
-        if name != "tensorflow" or self._busy:
-            return None
-        self._busy = True  # the lookup below must not come back here
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            self._busy = False
-        loader = getattr(spec, "loader", None)
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        exec_module = loader.exec_module
-
-        def quiet_exec_module(module: Any) -> None:
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(self)
-            with native_stderr_filtered():
-                exec_module(module)
-
-        loader.exec_module = quiet_exec_module
-        return spec
+#: The hook of :func:`install` while TensorFlow is not imported yet.
+_HOOK: list[imports.FirstImport] = []
 
 
 def install() -> None:
@@ -142,8 +120,8 @@ def install() -> None:
     if "tensorflow" in sys.modules:
         return
     tf_env_defaults()
-    if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    if not any(f in sys.meta_path for f in _HOOK):
+        _HOOK[:] = [imports.hook("tensorflow", _quiet_exec)]
 
 
 @contextlib.contextmanager
