@@ -19,7 +19,7 @@ from mlchecks.model.training import ModelCache, predict, train, weights_digest
 from mlchecks.stats.evaluation import Evaluation
 
 #: The reference compile's steps per execution on each backend: several steps per compiled call
-#: where the trainer allows it (TensorFlow: 2x the samples/s on the reference MLP, the same
+#: where the trainer allows it (TensorFlow: 1.75-1.87x the samples/s on the reference MLP, the same
 #: weights; ``benchmarks/training_throughput.py``), 1 on PyTorch, whose trainer refuses more.
 RECIPE_STEPS = {"tensorflow": 32, "jax": 32, "torch": 1}
 

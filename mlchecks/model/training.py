@@ -36,7 +36,7 @@ CACHE_FORMAT = 1
 
 #: Steps one compiled call of training (and of evaluation, prediction) runs, in the reference
 #: compile of a model whose builder left it uncompiled, per Keras backend. A small model's step
-#: is mostly per-call dispatch, so several steps per call train the reference MLP about twice
+#: is mostly per-call dispatch, so several steps per call train the reference MLP 1.75-1.87x
 #: as fast on TensorFlow with the same weights (``benchmarks/training_throughput.py``). The
 #: PyTorch trainer runs one step per call only.
 STEPS_PER_EXECUTION = {"tensorflow": 32, "jax": 32, "torch": 1}
