@@ -20,7 +20,11 @@ pytest-benchmark in pedantic mode and kept as information: in the details, the r
 per-backend table (``speed-backends.json`` beside the model cache, shown in the terminal
 summary). Those of a model trained by mlchecks are memoised in its model-cache entry (per
 machine), so a warm run without a champion reuses them without importing Keras; a given
-``.keras`` candidate is always measured. Off under pytest-xdist (one warning).
+``.keras`` candidate is always measured. Under pytest-xdist, where pytest-benchmark switches
+itself off, the suite still runs: the A/B verdict is made to hold beside other work, and the
+figures are timed by mlchecks' own timer (``mlchecks.measure.time_rounds``), said so in their
+messages, and neither memoised nor put in the per-backend table (a figure taken beside other
+workers is not this machine's figure).
 
 Budget: the model's own figures add about 1 s per model on digits on a quiet 2-core machine
 (3 rounds of at most 20 steps after a warm-up epoch, 30 batch-1 calls, 3 large-batch calls);
@@ -65,9 +69,23 @@ def speed_probe():
     return _Probe()
 
 
-def _where(session, spec, speed: bench.Speed) -> str:
+#: Said in the figures' messages when they were measured beside other pytest-xdist workers.
+BESIDE_WORKERS = "measured beside {n} pytest-xdist workers"
+
+
+def _xdist_workers(config) -> int | None:
+    """The number of pytest-xdist workers when this process is one of them, else None."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else int(workerinput.get("workercount", 0)) or None
+
+
+def _where(session, spec, speed: bench.Speed, config=None) -> str:
     device = speed.device
-    return f"{spec.name} on {session.dataset.name} [{device.get('backend')}, {device.get('kind')}]"
+    where = f"{device.get('backend')}, {device.get('kind')}"
+    workers = None if config is None else _xdist_workers(config)
+    if workers:
+        where += "; " + BESIDE_WORKERS.format(n=workers)
+    return f"{spec.name} on {session.dataset.name} [{where}]"
 
 
 def _champion_figures(champion):
@@ -120,13 +138,18 @@ def _speed(kind, request, session, spec, trained, probe):
     speed = bench.load_memo(memo)
     if speed is not None:
         return speed
-    benchmark = request.getfixturevalue("benchmark")
-    if benchmark.disabled:
-        # pytest-benchmark warns about a requested, unused fixture unless it was skipped
-        benchmark.skipped = True
-        return DISABLED
-    benchmark.group = f"mlchecks-{kind}"
-    runner = _pedantic(benchmark)
+    if _xdist_workers(request.config):
+        # pytest-benchmark is off in a worker (it would only call each target once): time the
+        # same rounds with mlchecks' own timer, and keep the figures out of the memo.
+        benchmark, runner = None, bench.time_rounds
+    else:
+        benchmark = request.getfixturevalue("benchmark")
+        if benchmark.disabled:
+            # pytest-benchmark warns about a requested, unused fixture unless it was skipped
+            benchmark.skipped = True
+            return DISABLED
+        benchmark.group = f"mlchecks-{kind}"
+        runner = _pedantic(benchmark)
     model = trained.model
     try:
         if kind == "training":
@@ -149,6 +172,8 @@ def _speed(kind, request, session, spec, trained, probe):
             )
     except ModelError as exc:
         return exc
+    if benchmark is None:
+        return speed
     benchmark.extra_info.update(
         {k: v for k, v in speed.to_json().items() if isinstance(v, int | float | str)}
     )
@@ -219,10 +244,11 @@ def test_speed_training(
     if isinstance(speed, ModelError):
         mlchecks_record_check(_not_measured("speed.training", spec, speed))
         return
-    where = _where(mlchecks_session, spec, speed)
+    where = _where(mlchecks_session, spec, speed, request.config)
     settings = mlchecks_session.settings
-    rows = settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE
-    bench.record_backend(rows, speed, model=spec.name, data=mlchecks_session.dataset.name)
+    if not _xdist_workers(request.config):  # the machine's figures, not a share of them
+        rows = settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE
+        bench.record_backend(rows, speed, model=spec.name, data=mlchecks_session.dataset.name)
     memory = speed_checks.memory_check(speed, model=spec.name, where=where)
     if mlchecks_champion is None:
         lineage = mlchecks_session.lineage(spec)
@@ -254,7 +280,7 @@ def test_speed_predict(
     if isinstance(speed, ModelError):
         mlchecks_record_check(_not_measured(f"speed.{kind}", spec, speed))
         return
-    where = _where(mlchecks_session, spec, speed)
+    where = _where(mlchecks_session, spec, speed, request.config)
     budget = speed_checks.budget_text(speed)
     mlchecks_record_check(speed_checks.info_check(speed, model=spec.name, where=where,
                                                   budget=budget))  # fmt: skip

@@ -65,22 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-class SpeedSuiteOffWarning(pytest.PytestWarning):
-    """The speed suite is off in this run (pytest-xdist is active)."""
-
-
 SPEED_MARKER = "mlchecks_speed"
-SPEED_OFF_KEY = pytest.StashKey[str]()
-SPEED_OFF_REASON = (
-    "mlchecks speed suite is off under pytest-xdist: parallel workers share the CPU, so timings "
-    "would be noise; run it without xdist (`-p no:xdist` or `-n 0`)"
-)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mlchecks: a quality check recorded by mlchecks")
-    config.addinivalue_line("markers", f"{SPEED_MARKER}: speed benchmark; off under pytest-xdist")
-    _speed_off_under_xdist(config)
+    config.addinivalue_line("markers", f"{SPEED_MARKER}: a speed check of the shipped suites")
     for plugin in config.pluginmanager.get_plugins():
         if getattr(plugin, GATE_CONTEXT, False):  # `mlchecks gate` prepared everything
             config.stash[SESSION_KEY] = plugin.session
@@ -107,40 +97,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(DeprecatedAliases(), "mlchecks-deprecated-fixtures")
     # The HTML report of the session (not under `mlchecks gate`: the CLI writes that one).
     config.pluginmanager.register(_ReportHooks(config), "mlchecks-report")
-
-
-def _speed_off_under_xdist(config: pytest.Config) -> None:
-    """Turn the speed suite off under pytest-xdist; the controller warns once for the run."""
-    # Only this process's own xdist role counts: a pytest run started inside an xdist worker
-    # (pytester, or a gate in a subprocess) inherits PYTEST_XDIST_WORKER but is no worker.
-    worker = hasattr(config, "workerinput")
-    controller = config.getoption("dist", "no") not in ("no", None)
-    if not (worker or controller):
-        return
-    config.stash[SPEED_OFF_KEY] = SPEED_OFF_REASON
-    if worker:
-        return  # workers only skip; one warning per run, from the controller
-    warning = SpeedSuiteOffWarning(SPEED_OFF_REASON)
-    try:
-        config.issue_config_time_warning(warning, stacklevel=2)
-    except SpeedSuiteOffWarning:
-        # filterwarnings = error would turn this notice into an INTERNALERROR for the whole
-        # run; show it in the warnings summary instead.
-        import warnings
-
-        message = warnings.WarningMessage(warning, type(warning), __file__, 0)
-        config.hook.pytest_warning_recorded.call_historic(
-            kwargs={"warning_message": message, "when": "config", "nodeid": "", "location": None}
-        )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = config.stash.get(SPEED_OFF_KEY, None)
-    if reason:
-        skip = pytest.mark.skip(reason=reason)
-        for item in items:
-            if item.get_closest_marker(SPEED_MARKER):
-                item.add_marker(skip)
 
 
 def session_of(config: pytest.Config) -> Session:
@@ -230,12 +186,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """A table of the mlchecks checks of this run. Never raises (a summary hook must not)."""
-    holder = config.stash.get(SESSION_KEY, None)
-    if holder is None or isinstance(holder, _LazySession) or not holder.checks:
+    checks = _run_checks(config)
+    if not checks:
         _promotion_summary(terminalreporter, config)
         return
     try:
-        checks = holder.checks
         failed = [c for c in checks if c.blocking]
         terminalreporter.section("mlchecks")
         for c in checks:
@@ -246,7 +201,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if any(c.category == "speed" for c in checks):
             from mlchecks import measure as bench
 
-            settings = holder.settings
+            holder = config.stash[SESSION_KEY]
+            lazy = isinstance(holder, _LazySession)  # an xdist controller: settings only
+            settings = holder.settings() if lazy else holder.settings
             speed = bench.backend_table(settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE)
             if speed:
                 terminalreporter.write_line("mlchecks: training speed per backend on this machine")
@@ -255,6 +212,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     except Exception as exc:  # pragma: no cover - defensive: never break pytest's exit
         terminalreporter.write_line(f"mlchecks: summary unavailable ({exc!r})")
     _promotion_summary(terminalreporter, config)
+
+
+def _run_checks(config: pytest.Config) -> list[Any]:
+    """The checks of this run: this process's, and under pytest-xdist those the workers sent."""
+    holder = config.stash.get(SESSION_KEY, None)
+    local = [] if holder is None or isinstance(holder, _LazySession) else list(holder.checks)
+    hooks = config.pluginmanager.get_plugin("mlchecks-report")
+    return local + (hooks.worker_checks() if isinstance(hooks, _ReportHooks) else [])
 
 
 # --- promotion (--mlchecks-promote): the gate's last step, in a normal pytest session ------
@@ -436,13 +401,20 @@ class _ReportHooks:
         except Exception as exc:  # the page is a by-product: never change the run's outcome
             self.error = f"{type(exc).__name__}: {exc}"
 
+    def worker_checks(self) -> list[Any]:
+        """The checks pytest-xdist workers recorded (none outside xdist)."""
+        if not self.from_workers:
+            return []
+        from mlchecks.report.data import checks_from_json
+
+        return list(checks_from_json(self.from_workers))
+
     def _write(self) -> Path | None:
         from mlchecks.report import write_session_report
-        from mlchecks.report.data import checks_from_json
 
         local = self._session()
         checks = list(local.checks) if local is not None else []
-        checks += checks_from_json(self.from_workers)
+        checks += self.worker_checks()
         if not checks:
             return None
         # Under xdist the controller's session holds only settings: building it loads nothing.
