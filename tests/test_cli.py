@@ -1,4 +1,6 @@
-"""`mlchecks gate` end to end through the real command (subprocesses)."""
+"""`mlchecks gate` end to end through the real command: bad input in subprocesses (the
+program's exit code and one line, before Keras is imported), gates through ``main()`` in
+this process (the same parser, gate and output; no second TensorFlow import)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, run_cli_here
 
 from mlchecks.errors import GateExit
 
@@ -71,7 +73,7 @@ def test_gate_on_a_candidate_file_writes_the_decision(workdir, trained_mlp, digi
         x_train=digits.x_train, y_train=digits.y_train,
         x_test=digits.x_test, y_test=digits.y_test,
     )  # fmt: skip
-    proc = run_cli(
+    proc = run_cli_here(
         "gate", "candidate.keras", "--data", "digits.npz", "--json", "out/decision.json",
         "--min-accuracy", "0.9", "--no-promote", cwd=workdir,
     )  # fmt: skip
@@ -86,7 +88,7 @@ def test_gate_on_a_candidate_file_writes_the_decision(workdir, trained_mlp, digi
     assert acc["category"] == "accuracy" and acc["passed"] is True
     assert acc["threshold"] == 0.9 and 0.95 <= acc["value"] <= 1.0
 
-    strict = run_cli(
+    strict = run_cli_here(
         "gate", "candidate.keras", "--data", "digits.npz", "--json", "strict.json",
         "--min-accuracy", "0.999", "--no-promote", cwd=workdir,
     )  # fmt: skip
