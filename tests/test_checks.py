@@ -304,7 +304,7 @@ def test_gate_rejects_a_near_chance_first_version_on_the_default_bar(tmp_path, m
     champion. Now the default bar rejects it, says so and how to set a bar; a trained model of
     the same recipe passes and is promoted."""
     import keras
-    from helpers import run_cli
+    from helpers import run_cli_here
 
     from mlchecks.errors import GateExit
     from mlchecks.registry import open_registry
@@ -312,8 +312,8 @@ def test_gate_rejects_a_near_chance_first_version_on_the_default_bar(tmp_path, m
     x, y = _mnist_project(tmp_path, mnist_t10k)
     _mlp(x, y, 3, keras.optimizers.SGD(0.01)).save(tmp_path / "near_chance.keras")
     _mlp(x, y, 500, "adam").save(tmp_path / "trained.keras")  # 2 epochs: ~0.93
-    near = run_cli("gate", "near_chance.keras", "--data", "mnist.npz", "--json", "near.json",
-                   cwd=tmp_path)  # fmt: skip
+    near = run_cli_here("gate", "near_chance.keras", "--data", "mnist.npz", "--json", "near.json",
+                        cwd=tmp_path)  # fmt: skip
     assert near.returncode == GateExit.REJECTED, near.stdout + near.stderr
     failed = [line for line in near.stdout.splitlines() if "FAIL  accuracy.min" in line]
     assert failed, near.stdout
@@ -329,8 +329,8 @@ def test_gate_rejects_a_near_chance_first_version_on_the_default_bar(tmp_path, m
     assert decision["champion_after"] is None
     assert open_registry(tmp_path / "registry").state("first").champion is None
 
-    good = run_cli("gate", "trained.keras", "--data", "mnist.npz", "--json", "good.json",
-                   cwd=tmp_path)  # fmt: skip
+    good = run_cli_here("gate", "trained.keras", "--data", "mnist.npz", "--json", "good.json",
+                        cwd=tmp_path)  # fmt: skip
     assert good.returncode == GateExit.ACCEPTED, good.stdout + good.stderr
     decision = json.loads((tmp_path / "good.json").read_text())
     check = next(c for c in decision["checks"] if c["id"] == "accuracy.min")

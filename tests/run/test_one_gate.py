@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, run_cli_here
 
 from mlchecks.result import CATEGORIES
 
@@ -51,13 +51,15 @@ def test_three_doors_one_verdict_and_a_deterministic_decision(
     shutil.copy(trained_mlp.path, candidate)
     cache = tmp_path / "cache"
 
-    # door 1: mlchecks gate (twice, judged only: the decision must not change between runs)
+    # door 1: mlchecks gate (twice, judged only: the decision must not change between runs),
+    # once as the program and once through main() in this process, where a test session's
+    # state (seeds, Keras's global state, earlier gates) could leak into a verdict
     cli_dir = tmp_path / "cli"
     _project(cli_dir, cache, cli_dir / "reg")
     decisions = []
-    for run in ("a", "b"):
-        done = run_cli("gate", str(candidate), "--no-promote", "--json", f"{run}.json",
-                       cwd=cli_dir)  # fmt: skip
+    for run, gate in (("a", run_cli), ("b", run_cli_here)):
+        done = gate("gate", str(candidate), "--no-promote", "--json", f"{run}.json",
+                    cwd=cli_dir)  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         decisions.append(json.loads((cli_dir / f"{run}.json").read_text()))
         # progress off a terminal (issue 15, item 8): one plain line per phase, on stdout
