@@ -2,9 +2,9 @@
 the class space from the saved model's head, as ``mlchecks gate`` does.
 
 Version 1 (digits 0-1, a 4-unit head) is promoted by an in-process gate; version 2 (trained on
-digits 0-3, a head grown to 10 units) is judged and promoted by a real pytest
-run of the shipped suites in a tiny project whose data holds only digits 2 and 3. Before the
-fix the pytest door never fitted the data to the head: the class space was the labels' (4), not
+digits 0-3, a head grown to 10 units) is judged and promoted by a real pytest run (pytester,
+in this process) of the shipped suites in a tiny project whose data holds only digits 2 and 3.
+Before the fix the pytest door never fitted the data to the head: the class space was the labels' (4), not
 the head's (10), so the checks judged a 4-class data set and a 10-unit head on 2-3 after a
 10-unit champion was refused at promotion (exit 2, "class space of 10 classes, but the candidate
 and --data give 4")
@@ -12,9 +12,6 @@ and --data give 4")
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +43,15 @@ def _project(folder: Path, data: Path, registry: Path) -> Path:
     return folder
 
 
-def _pytest(folder: Path, candidate: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         f"--mlchecks-candidate={candidate}", "--mlchecks-promote"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+def _pytest(pytester: pytest.Pytester, candidate: Path) -> pytest.RunResult:
+    return pytester.runpytest(
+        "-q", "-p", "no:cacheprovider", f"--mlchecks-candidate={candidate}", "--mlchecks-promote"
+    )
 
 
 @pytest.mark.slow
 def test_pytest_promote_takes_a_class_incremental_version_and_refuses_labels_beyond_its_head(
-    digits, tmp_path
+    digits, tmp_path, pytester
 ):
     from mlchecks.model import training, zoo
     from mlchecks.plugin.runner import run_suites
@@ -85,10 +79,10 @@ def test_pytest_promote_takes_a_class_incremental_version_and_refuses_labels_bey
     with Gate.for_settings(settings, candidate=tmp_path / "v1.keras") as gate:
         assert gate.run(run_suites).version == "0001"
 
-    project = _project(tmp_path / "project", tmp_path / "task2.npz", registry)
-    done = _pytest(project, tmp_path / "v2.keras")
-    out = done.stdout + done.stderr
-    assert done.returncode == GateExit.ACCEPTED, out[-4000:]
+    _project(pytester.path, tmp_path / "task2.npz", registry)
+    done = _pytest(pytester, tmp_path / "v2.keras")
+    out = done.stdout.str() + done.stderr.str()
+    assert done.ret == GateExit.ACCEPTED, out[-4000:]
     assert "mlchecks: inc promoted to 'inc' version 0002" in out
     store = open_registry(registry)
     assert store.state("inc").champion == "0002"
@@ -103,9 +97,9 @@ def test_pytest_promote_takes_a_class_incremental_version_and_refuses_labels_bey
     narrow = zoo.mlp(digits.x_train.shape[1:], 3)
     narrow.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     narrow.save(tmp_path / "head3.keras")
-    refused = _pytest(project, tmp_path / "head3.keras")
-    out = refused.stdout + refused.stderr
-    assert refused.returncode == GateExit.BAD_INPUT, out[-4000:]
+    refused = _pytest(pytester, tmp_path / "head3.keras")
+    out = refused.stdout.str() + refused.stderr.str()
+    assert refused.ret == GateExit.BAD_INPUT, out[-4000:]
     assert "output head of 3 unit(s)" in out and "class id 3" in out
     assert "nothing promoted: bad input; the registry is unchanged" in out
     assert open_registry(registry).state("inc").champion == "0002"

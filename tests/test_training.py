@@ -257,3 +257,21 @@ def test_predictions_are_memoised_in_the_entry(tmp_path, digits):
     again = second.evaluation(settings.models[0]).probs
     np.testing.assert_array_equal(probs, again)
     assert not second.model(settings.models[0]).loaded  # answered from the memo
+
+
+def test_a_compiled_never_trained_model_loads_under_w_error(tmp_path, digits):
+    """Keras warns that it skips the optimizer slots of a model compiled but never trained;
+    under ``-W error`` (a caller's CI, a pytest run with filterwarnings = error) that warning
+    made the load fail, and the gate refused a loadable model as unreadable."""
+    import warnings
+
+    from mlchecks.model import zoo
+    from mlchecks.model.training import load_model
+
+    model = zoo.mlp(digits.x_train.shape[1:], 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.save(tmp_path / "untrained.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_model(tmp_path / "untrained.keras")
+    assert loaded.count_params() == model.count_params()
