@@ -4,10 +4,10 @@ the class space from the saved model's head, as ``mlchecks gate`` does.
 Version 1 (digits 0-1, a 4-unit head) is promoted by an in-process gate; version 2 (trained on
 digits 0-3, a head grown to 10 units) is judged and promoted by a real pytest run (pytester,
 in this process) of the shipped suites in a tiny project whose data holds only digits 2 and 3.
-Before the fix the pytest door never fitted the data to the head: the class space was the labels' (4), not
-the head's (10), so the checks judged a 4-class data set and a 10-unit head on 2-3 after a
-10-unit champion was refused at promotion (exit 2, "class space of 10 classes, but the candidate
-and --data give 4")
+Before the fix the pytest door never fitted the data to the head: the class space was the
+labels' (4), not the head's (10), so the checks judged a 4-class data set and a 10-unit head
+on 2-3 after a 10-unit champion was refused at promotion (exit 2, "class space of 10 classes,
+but the candidate and --data give 4")
 """
 
 from __future__ import annotations
