@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, run_cli_here
 
 from mlchecks.config import settings_from_table
 from mlchecks.data import expectations as ex
@@ -320,8 +320,8 @@ def test_gate_rejects_readable_but_wrong_data_with_data_checks(digits, trained_m
         'registry = "registry"\nreports = "reports"\n[data_checks]\nnum_classes = 10\n'
     )
     out = tmp_path / "decision.json"
-    proc = run_cli("gate", str(trained_mlp.path), "--data", str(data), "--no-promote",
-                   "--json", str(out), cwd=tmp_path, timeout=240)  # fmt: skip
+    proc = run_cli_here("gate", str(trained_mlp.path), "--data", str(data), "--no-promote",
+                        "--json", str(out), cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
