@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli_here
 
 from mlchecks.errors import GateExit, ModelError
 from mlchecks.model.training import check_archive, load_model
@@ -36,7 +36,7 @@ def _lambda_model():
 def lambda_file(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("lambda")
     marker = folder / "marker.txt"
-    monkeypatch.setenv("MLCHECKS_TEST_MARKER", str(marker))  # inherited by the gate subprocess
+    monkeypatch.setenv("MLCHECKS_TEST_MARKER", str(marker))  # read by the lambda, if it runs
     model = _lambda_model()
     model.save(folder / "lambda.keras")
     marker.unlink(missing_ok=True)  # building ran it once; only loading counts
@@ -49,7 +49,7 @@ def test_lambda_candidate_is_refused_without_running_code(lambda_file, tmp_path)
     with pytest.raises(ModelError, match="--trust-candidate"):
         load_model(path)
     assert not marker.exists()
-    proc = run_cli("gate", str(path), "--no-promote", cwd=tmp_path)
+    proc = run_cli_here("gate", str(path), "--no-promote", cwd=tmp_path)
     assert proc.returncode == GateExit.BAD_INPUT, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("mlchecks: error: ")
     assert "Traceback" not in proc.stderr
@@ -144,14 +144,15 @@ def test_bad_model_files_are_refused(case, tmp_path, trained_mlp):
 
 
 def test_bad_model_files_through_the_gate(tmp_path, trained_mlp, digits):
-    """One subprocess per kind would cost minutes; the CLI path is shared, so two suffice."""
+    """Two kinds through the real command (its exit code and error line); the CLI path is
+    shared, the kinds are pinned one by one above."""
     np.savez(tmp_path / "d.npz", x_train=digits.x_train, y_train=digits.y_train,
              x_test=digits.x_test, y_test=digits.y_test)  # fmt: skip
     good = _keras_file(tmp_path, trained_mlp)
     for make in (_bomb, _truncated):
         path = make(tmp_path, good)
         tally.bad_input()
-        proc = run_cli("gate", str(path), "--data", "d.npz", "--no-promote", cwd=tmp_path)
+        proc = run_cli_here("gate", str(path), "--data", "d.npz", "--no-promote", cwd=tmp_path)
         assert proc.returncode == GateExit.BAD_INPUT, proc.stdout + proc.stderr
         assert proc.stderr.strip().splitlines()[-1].startswith("mlchecks: error: model file")
         assert "Traceback" not in proc.stderr
