@@ -4,9 +4,10 @@
   way a disk or a person can (truncated, one byte flipped, emptied, deleted, replaced by a
   folder): reading the champion raises a ``RegistryError`` (exit 2, one line) and never anything
   else; ``verify`` reports it; the next promotion refuses to build on it and deletes nothing.
-- A candidate whose input does not fit the data, through a real gate on a registry that has a
-  champion: exit 1 with a failing ``setup.input_shape`` (the lint runs before anything loads
-  the data into the model), no traceback, the registry byte-identical.
+- A candidate whose input does not fit the data, through a real gate (``main()`` in this
+  process) on a registry that has a champion: exit 1 with a failing ``setup.input_shape`` (the
+  lint runs before anything loads the data into the model), no traceback, the registry
+  byte-identical.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli_here
 
 from mlchecks.errors import GateExit, RegistryError
 from mlchecks.registry import Holdout, NewVersion, open_registry, sha256_file
@@ -157,7 +159,7 @@ def test_a_first_promotion_killed_after_its_rename_is_listed_again(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_model_that_does_not_fit_the_data_fails_the_lint(tmp_path, request, digits):
+def test_a_model_that_does_not_fit_the_data_fails_the_lint(tmp_path, request, digits, monkeypatch):
     models = candidates.models(Path(request.config.cache.mkdir("mlchecks-reliability-models")),
                                digits)  # fmt: skip
     folder = candidates.project(tmp_path, digits)
@@ -165,7 +167,10 @@ def test_a_model_that_does_not_fit_the_data_fails_the_lint(tmp_path, request, di
     before = candidates.snapshot(folder / "reg")
     wide = Path(shutil.copy(models["wide"], folder / "wide.keras"))  # input 28x28x1, data 8x8x1
     tally.bad_input()
-    code, out, err = candidates.finish(candidates.gate(folder, str(wide), "--json", "d.json"))
+    monkeypatch.delenv("MLCHECKS_FAULT", raising=False)  # as candidates.gate runs it
+    proc = run_cli_here("gate", str(wide), "--json", "d.json", "--data", "d.npz", cwd=folder,
+                        env={"PYTEST_ADDOPTS": "--benchmark-disable"})  # fmt: skip
+    code, out, err = proc.returncode, proc.stdout, proc.stderr
     assert code == GateExit.REJECTED, out[-2000:] + err[-3000:]
     assert "Traceback" not in out + err
     decision = json.loads((folder / "d.json").read_text())
