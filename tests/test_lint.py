@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli_here
 
 from mlchecks.checks import setup as lint
 from mlchecks.config import ModelSpec
@@ -359,8 +359,8 @@ def test_bad_files_are_model_errors(tmp_path, digits):
 
 
 def test_cli_lint_finds_the_article_bugs(article_files):
-    bad = run_cli("lint", "cnn.keras", "--data", "mnist_onehot.npz", "--json", "out.json",
-                  cwd=article_files)  # fmt: skip
+    bad = run_cli_here("lint", "cnn.keras", "--data", "mnist_onehot.npz", "--json", "out.json",
+                       cwd=article_files)  # fmt: skip
     assert bad.returncode == GateExit.REJECTED, bad.stdout + bad.stderr
     assert "2 finding(s)" in bad.stdout and "setup.input_shape" in bad.stdout
     assert "setup.label_encoding" in bad.stdout and "fix:" in bad.stdout
