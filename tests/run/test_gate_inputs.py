@@ -39,39 +39,64 @@ def _sha(path):
 
 
 @pytest.mark.slow
-def test_a_candidate_swapped_while_the_gate_waits_is_not_what_is_promoted(trained_mlp, tmp_path):
+def test_a_candidate_swapped_while_the_gate_waits_is_not_what_is_promoted(
+    trained_mlp, tmp_path, monkeypatch
+):
     """The gate copies and hashes the candidate once; replacing the file while the gate waits
-    for the lineage lock changes nothing it judges or promotes."""
-    import os
+    for the lineage lock changes nothing it judges or promotes. The gate runs through
+    ``main()`` here; "another gate" is a thread of this process holding the lineage's lock
+    file (a file lock: it blocks another holder in the same process as in another one)."""
+    import contextlib
+    import io
     import shutil
-    import subprocess
-    import sys
-    import time
+    import threading
 
+    from mlchecks.cli import main
     from mlchecks.registry import open_registry
+
+    class Printed(io.StringIO):
+        """What the gate prints (stdout and stderr), watched as it prints it."""
+
+        def __init__(self):
+            super().__init__()
+            self.waiting = threading.Event()
+
+        def write(self, text):
+            if "waiting for another gate" in text:
+                self.waiting.set()
+            return super().write(text)
 
     candidate = tmp_path / "candidate.keras"
     shutil.copy(trained_mlp.path, candidate)
     original = _sha(candidate)
     (tmp_path / "mlchecks.toml").write_text(
-        'data = "digits"\nregistry = "reg"\nreports = "none"\ncache_dir = "cache"\n')
+        'data = "digits"\nregistry = "reg"\nreports = "none"\ncache_dir = "cache"\n'
+    )
     registry = open_registry(tmp_path / "reg")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_ADDOPTS": ""}
-    with registry.gate_lock("default"):  # another gate holds the lineage
-        proc = subprocess.Popen([sys.executable, "-m", "mlchecks", "gate", str(candidate)],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        lines = []
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "waiting for another gate" in line or not line:
-                break
-        assert any("waiting for another gate" in x for x in lines), "".join(lines)
-        candidate.write_bytes(b"PK\x03\x04 not the model that was judged")  # the swap
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == GateExit.ACCEPTED, "".join(lines) + out
+    printed, swapped, done = Printed(), [], threading.Event()
+
+    def other_gate():  # holds the lineage until the gate waits for it, then swaps the file
+        with registry.gate_lock("default"):
+            held.set()
+            if printed.waiting.wait(240) and not done.is_set():
+                candidate.write_bytes(b"PK\x03\x04 not the model that was judged")  # the swap
+                swapped.append(True)
+
+    held = threading.Event()
+    holder = threading.Thread(target=other_gate)
+    holder.start()
+    assert held.wait(60)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTEST_ADDOPTS", "")
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            code = main(["gate", str(candidate)])
+    finally:
+        done.set()  # a gate that never waited: let the holder go, swapping nothing
+        printed.waiting.set()
+        holder.join()
+    assert swapped, printed.getvalue()
+    assert code == GateExit.ACCEPTED, printed.getvalue()
     record = registry.record("default", registry.state("default").champion)
     assert record.model_sha256 == original != _sha(candidate)
 
