@@ -70,7 +70,7 @@ def speed_probe():
 
 
 #: Said in the figures' messages when they were measured beside other pytest-xdist workers.
-BESIDE_WORKERS = "measured beside {n} pytest-xdist workers"
+BESIDE_WORKERS = "measured in a pytest-xdist worker ({n} in the run)"
 
 
 def _xdist_workers(config) -> int | None:
