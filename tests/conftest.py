@@ -13,6 +13,17 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# importlib_metadata (the backport MLflow needs) deletes the standard library's
+# PathFinder.find_distributions when it is first imported and appends its own finder to
+# sys.meta_path instead. First imported inside a pytester run (a gate on an MLflow registry),
+# pytester's restore of sys.meta_path drops that finder and the process is left with none:
+# importlib.metadata.version() then fails for every package (pytest's own header, the model
+# cache's keys), in the tests after it. Imported here, before any pytester run, it stays.
+try:
+    import importlib_metadata  # noqa: F401
+except ImportError:  # pragma: no cover - MLflow (dev extra) not installed
+    pass
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MNIST_T10K = SHARED / "data" / "mnist-t10k"
