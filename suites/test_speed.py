@@ -140,7 +140,13 @@ def _speed(kind, request, session, spec, trained, probe):
         return speed
     if _xdist_workers(request.config):
         # pytest-benchmark is off in a worker (it would only call each target once): time the
-        # same rounds with mlchecks' own timer, and keep the figures out of the memo.
+        # same rounds with mlchecks' own timer, and keep the figures out of the memo. What
+        # the user asked of pytest-benchmark still holds.
+        option = request.config.option
+        if getattr(option, "benchmark_skip", False):
+            pytest.skip("--benchmark-skip")
+        if getattr(option, "benchmark_disable", False) and not option.benchmark_enable:
+            return DISABLED
         benchmark, runner = None, bench.time_rounds
     else:
         benchmark = request.getfixturevalue("benchmark")

@@ -311,6 +311,26 @@ def test_speed_suite_benchmarks_then_reuses_figures_without_keras(pytester, tmp_
     assert (pytester.path / "imported.txt").read_text() == ""  # no Keras nor backend: warm run
 
 
+def test_benchmark_disable_and_skip_still_hold_in_an_xdist_worker(pytester, tmp_path_factory):
+    """In a worker the suite times its figures itself; what the user asked of pytest-benchmark
+    still holds there. The process is made to look like a worker (``workerinput``, as
+    pytest-xdist sets it) so this runs in-process; the real workers are the test below."""
+    cache = tmp_path_factory.mktemp("cache")
+    pytester.makefile(".toml", pyproject=PROJECT.format(cache=cache))
+    pytester.makeconftest(
+        "def pytest_configure(config):\n    config.workerinput = {'workercount': 2}\n"
+    )
+    shutil.copy(ROOT / "suites" / "test_speed.py", pytester.path / "test_speed.py")
+    disabled = pytester.runpytest("-p", "no:cacheprovider", "--benchmark-disable",
+                                  "-k", "predict_latency")  # fmt: skip
+    disabled.assert_outcomes(skipped=1)  # not judged: the check says why
+    disabled.stdout.fnmatch_lines(["*speed.predict_latency*pytest-benchmark is disabled*"])
+    skipped = pytester.runpytest("-p", "no:cacheprovider", "--benchmark-skip",
+                                 "-k", "predict_latency", "-rs")  # fmt: skip
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*--benchmark-skip*"])
+
+
 @pytest.mark.slow
 def test_speed_suite_runs_under_xdist_timed_by_mlchecks_and_not_memoised(
     pytester, tmp_path_factory
