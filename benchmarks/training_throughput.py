@@ -14,7 +14,7 @@ mlchecks' own ``set_seed`` / ``build`` / ``fit``. The arms:
   ``mlchecks.model.training.reference_recipe``);
 - with ``--try 8,64``: ``fit()`` as shipped on models compiled by hand with those
   ``steps_per_execution`` values (to choose a backend's value; the PyTorch trainer refuses
-  anything but 1).
+  anything but 1); ``--try xla=32``: the same with ``jit_compile=True`` (XLA).
 
 ``--pairs`` rounds, the arms' order reversed every other round so a slow spell of a shared
 machine hits all of them. Prints samples/s per run (training samples x epochs / the seconds of
@@ -50,14 +50,16 @@ def child(arm: str, data: str, epochs: int, builder: str, batch_size: int, seed:
     training.set_seed(seed, True)
     if arm == "shipped":
         model = training.build(spec, ds)
-    else:  # "old" or "spe=K": the previous build() compile, by hand
+    else:  # "old", "spe=K" or "xla=K": the previous build() compile, by hand
         steps = 1 if arm == "old" else int(arm.partition("=")[2])
+        xla = {"jit_compile": True} if arm.startswith("xla=") else {}
         model = zoo.get(builder)(ds.input_shape, ds.num_classes)
         model.compile(
             optimizer=keras.optimizers.get(spec.optimizer),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             steps_per_execution=steps,
+            **xla,
         )
     if arm == "old":  # the previous fit(), by hand
         start = time.perf_counter()
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args.data, args.epochs, args.builder, args.batch_size, args.seed)
         return 0
 
-    arms = ["old", "shipped", *(f"spe={k}" for k in args.extra.split(",") if k.strip())]
+    extra = [k.strip() for k in args.extra.split(",") if k.strip()]
+    arms = ["old", "shipped", *(k if "=" in k else f"spe={k}" for k in extra)]
     common = ["--data", args.data, "--epochs", str(args.epochs), "--builder", args.builder,
               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]  # fmt: skip
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
