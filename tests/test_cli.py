@@ -5,6 +5,7 @@ this process (the same parser, gate and output; no second TensorFlow import)."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -73,12 +74,15 @@ def test_gate_on_a_candidate_file_writes_the_decision(workdir, trained_mlp, digi
         x_train=digits.x_train, y_train=digits.y_train,
         x_test=digits.x_test, y_test=digits.y_test,
     )  # fmt: skip
+    hypothesis_no_plugins = "HYPOTHESIS_NO_PLUGINS" in os.environ
     proc = run_cli_here(
         "gate", "candidate.keras", "--data", "digits.npz", "--json", "out/decision.json",
         "--min-accuracy", "0.9", "--no-promote", cwd=workdir,
     )  # fmt: skip
     assert proc.returncode == GateExit.ACCEPTED, proc.stdout + proc.stderr
     assert "ACCEPTED" in proc.stdout
+    # the suite run's own environment does not outlive it in the caller's process
+    assert ("HYPOTHESIS_NO_PLUGINS" in os.environ) == hypothesis_no_plugins
     decision = json.loads((workdir / "out" / "decision.json").read_text())
     assert decision["decision"] == "accepted"
     assert set(decision) >= {

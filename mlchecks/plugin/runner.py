@@ -116,11 +116,15 @@ def run_suites(session: Session, categories: tuple[str, ...], verbose: bool = Fa
     xdist = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PYTEST_XDIST_")}
     # Hypothesis, imported by the behaviour suite, runs every "hypothesis" entry point of the
     # environment at import (scanning all installed distributions: ~0.3 s); the behaviour checks
-    # use mlchecks' own strategies and want none of them. A value the user set is kept.
+    # use mlchecks' own strategies and want none of them. A value the user set is kept, and
+    # ours is gone after the run (a caller's own process and the programs it starts later).
+    ours = "HYPOTHESIS_NO_PLUGINS" not in os.environ
     os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
     try:
         code = pytest.main(args, plugins=[context])
     finally:
+        if ours:
+            os.environ.pop("HYPOTHESIS_NO_PLUGINS", None)
         os.environ.update(xdist)
         # The suites' modules (test_accuracy, ...) must not outlive the run: a later pytest run
         # in this process (evolve's next step, a user's own tests) collects files of the same
