@@ -100,12 +100,14 @@ def _slow_modules_first(items: list[pytest.Item]) -> None:
     """Modules with ``slow`` tests run first, each module's tests together and in order: under
     ``pytest -n 2 --dist worksteal`` the long gates start early and the run ends on short tests
     (a 60 s test started last kept one core idle for a minute)."""
-    slow = {i.nodeid.split("::", 1)[0] for i in items if i.get_closest_marker("slow")}
-    order = {}
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    slow = {module(i) for i in items if i.get_closest_marker("slow")}
+    first = {}  # module -> where its first test was
     for index, item in enumerate(items):
-        order.setdefault(item.nodeid.split("::", 1)[0], index)
-    items.sort(key=lambda i: (i.nodeid.split("::", 1)[0] not in slow,
-                              order[i.nodeid.split("::", 1)[0]]))  # fmt: skip
+        first.setdefault(module(item), index)
+    items.sort(key=lambda i: (module(i) not in slow, first[module(i)]))
 
 
 def _mark_backend_tests(items: list[pytest.Item]) -> None:

@@ -97,13 +97,17 @@ def project(folder: Path, digits) -> Path:
     return folder
 
 
+#: What every gate of these tests gets: speed is not measured (``--benchmark-disable``):
+#: timings of processes sharing two cores are noise, and these tests judge the registry, not
+#: speed. No fault is injected unless a test asks (``MLCHECKS_FAULT`` removed).
+GATE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_ADDOPTS": "--benchmark-disable"}
+
+
 def gate(folder: Path, *args: str, env: dict[str, str] | None = None,
          prelude: str = "") -> subprocess.Popen:  # fmt: skip
     """Start ``mlchecks gate ARGS --data d.npz`` in ``folder`` (``prelude``: Python code run in
-    the gate's process first, e.g. a patched write). Speed is not measured
-    (``--benchmark-disable``): timings of processes sharing two cores are noise, and these tests
-    judge the registry, not speed."""
-    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_ADDOPTS": "--benchmark-disable"}
+    the gate's process first, e.g. a patched write), with :data:`GATE_ENV`."""
+    full = {**os.environ, **GATE_ENV}
     full.pop("MLCHECKS_FAULT", None)
     full.update(env or {})
     code = f"{prelude}\nimport sys\nfrom mlchecks.cli import main\nsys.exit(main(sys.argv[1:]))"
@@ -111,6 +115,16 @@ def gate(folder: Path, *args: str, env: dict[str, str] | None = None,
         [sys.executable, "-c", code, "gate", *args, "--data", "d.npz"],
         cwd=folder, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def gate_here(folder: Path, *args: str, monkeypatch) -> tuple[int, str, str]:
+    """:func:`gate` through ``main()`` in this process (no kill, no prelude needed): the same
+    arguments and :data:`GATE_ENV`; returns what :func:`finish` returns."""
+    from helpers import run_cli_here
+
+    monkeypatch.delenv("MLCHECKS_FAULT", raising=False)
+    proc = run_cli_here("gate", *args, "--data", "d.npz", cwd=folder, env=GATE_ENV)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli_here
 
 from mlchecks.errors import GateExit, RegistryError
 from mlchecks.registry import Holdout, NewVersion, open_registry, sha256_file
@@ -167,10 +166,8 @@ def test_a_model_that_does_not_fit_the_data_fails_the_lint(tmp_path, request, di
     before = candidates.snapshot(folder / "reg")
     wide = Path(shutil.copy(models["wide"], folder / "wide.keras"))  # input 28x28x1, data 8x8x1
     tally.bad_input()
-    monkeypatch.delenv("MLCHECKS_FAULT", raising=False)  # as candidates.gate runs it
-    proc = run_cli_here("gate", str(wide), "--json", "d.json", "--data", "d.npz", cwd=folder,
-                        env={"PYTEST_ADDOPTS": "--benchmark-disable"})  # fmt: skip
-    code, out, err = proc.returncode, proc.stdout, proc.stderr
+    code, out, err = candidates.gate_here(folder, str(wide), "--json", "d.json",
+                                          monkeypatch=monkeypatch)  # fmt: skip
     assert code == GateExit.REJECTED, out[-2000:] + err[-3000:]
     assert "Traceback" not in out + err
     decision = json.loads((folder / "d.json").read_text())
