@@ -17,8 +17,11 @@ alternating order so a slow spell of a shared machine hits both sides:
 
 Prints each run's wall and CPU seconds (user+system of the child, from ``wait4``), the medians,
 and the ratios gate/bare of the medians (target: at most 1.4x in wall time). ``--profile``
-writes a cProfile of one extra gate run to ``gate.prof`` in the current folder and prints its
-top entries by cumulative time.
+samples one extra gate run with py-spy (``pip install py-spy``; 200 samples/s, the native
+stacks left out), writes its collapsed stacks to ``gate.raw`` in the current folder and prints
+the mlchecks and suite functions by inclusive time. Not cProfile: under it pytest-benchmark's
+pedantic rounds raise ``TypeError`` (it re-installs the C profiler as a Python one), so the
+speed suite errors and the profile describes a gate that did not run.
 """
 
 from __future__ import annotations
@@ -82,9 +85,8 @@ def _last_child_cpu() -> float:
 
 
 def setup(work: Path, python: str) -> None:
-    from sklearn.datasets import load_digits
-
     import numpy as np
+    from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype("float32")
@@ -101,6 +103,39 @@ def setup(work: Path, python: str) -> None:
                work)[2]  # fmt: skip
     if proc.returncode != 0:
         _check(proc, f"the champion was not accepted (exit {proc.returncode})")
+
+
+#: py-spy's sampling rate for ``--profile`` (samples per second).
+RATE = 200
+
+
+def profile(work: Path, gate_args: list[str]) -> None:
+    """Sample one gate with py-spy; print inclusive seconds of mlchecks' and the suites'
+    functions (a function counts once per sample, however deep it recurs)."""
+    import collections
+    import re
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).is_file():
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    raw = Path.cwd() / "gate.raw"
+    cmd = [spy, "record", "-r", str(RATE), "--format", "raw", "-o", str(raw), "--",
+           sys.executable, *gate_args]  # fmt: skip
+    _check(run(cmd, work)[2])
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        names = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}
+        for name in names:
+            inclusive[name] += int(count)
+    print(f"\npy-spy: {total} samples = {total / RATE:.2f} s of the gate's main thread "
+          f"(sampling slows it); inclusive seconds:")  # fmt: skip
+    ours = re.compile(r"\((mlchecks|suites)/")
+    shown = [(n, c) for n, c in inclusive.most_common() if ours.search(n)][:40]
+    for name, count in shown:
+        print(f"{count / RATE:7.2f} s  {count / total:6.1%}  {name}")
 
 
 def _check(proc: subprocess.CompletedProcess, why: str = "") -> None:
@@ -151,12 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             own = statistics.median(wall[side]) - statistics.median(wall["bare"])
             print(f"{side}/bare: wall {rw:.2f}x  cpu {rc:.2f}x  (own work {own:.2f} s wall)")
         if args.profile:
-            prof = Path.cwd() / "gate.prof"
-            cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), *gate_args]
-            run(cmd, work)
-            import pstats
-
-            pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(40)
+            profile(work, gate_args)
     finally:
         if args.keep:
             print(f"kept {work}")

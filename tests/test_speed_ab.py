@@ -184,6 +184,35 @@ def test_ab_rounds_are_interleaved_paired_and_leave_the_originals_alone(trained_
     json.dumps(rounds.to_json(), allow_nan=False)
 
 
+def test_the_candidates_training_figure_is_its_side_of_the_ab(trained_mlp, digits):
+    """With a champion to race, the candidate is trained once: its figure is its own rounds of
+    the A/B (median seconds per step, normalised by calibration taken around the A/B), with
+    the peak memory of the A/B, and says so (``source``)."""
+    from mlchecks import measure as bench
+
+    probe = bench.Probe("CPU")
+    rounds, speed = bench.measure_ab_training(
+        bench.training_copy(trained_mlp.model), bench.training_copy(trained_mlp.model),
+        digits.x_train, digits.y_train, batch_size=32, plan=quick_plan(), probe=probe,
+    )  # fmt: skip
+    assert speed.source == "ab" and speed.kind == "training"
+    assert (speed.steps, speed.batch_size, speed.rounds) == (1, 32, rounds.rounds)
+    assert speed.round_s == rounds.candidate_s  # the candidate's side, not the champion's
+    assert speed.samples_per_s == pytest.approx(rounds.samples_per_s("candidate"))
+    assert speed.warmup_s == rounds.warmup_s["candidate"]
+    assert len(probe.rates) == 2 and all(g > 0 for g in probe.rates)  # before and after
+    assert len(speed.calibration["per_round"]) == rounds.rounds
+    assert 0 < speed.normalised < 1
+    assert speed.memory["scope"] == "block" and speed.memory["rss_peak_mib"] > 0
+    assert bench.Speed.from_json(json.loads(json.dumps(speed.to_json()))) == speed
+    memory = speed_checks.memory_check(speed, model="mlp")
+    assert "while training beside its champion (the speed A/B)" in memory.message
+    assert "taken from its side of the speed A/B" in speed_checks.budget_text(speed)
+    fit = bench.measure_training(trained_mlp.model, digits.x_train, digits.y_train,
+                                 batch_size=32, plan=bench.Plan(train_rounds=1))  # fmt: skip
+    assert fit.source == "fit" and "while training:" in speed_checks.memory_check(fit).message
+
+
 def test_ab_recompiles_both_with_the_same_execution_settings(trained_mlp, digits, tmp_path):
     """A .keras saved with jit_compile and steps_per_execution of its own (as one saved under
     another backend keeps jit_compile False) and one saved uncompiled run alike."""
@@ -422,6 +451,12 @@ def test_the_champions_own_file_is_accepted_10_of_10_under_load(
     assert decision["decision"] == "accepted" and speed["passed"]
     assert speed["details"]["verdict"] in ("within", "undecided") and speed["value"] < 1.25
     assert speed["details"]["measurement"]["rounds"] >= 1  # measured live, same run
+    # the candidate was trained once: its own figure is its side of that A/B
+    current = speed["details"]["current"]
+    assert current["source"] == "ab" and current["rounds"] == speed["details"]["rounds"]
+    assert current["samples_per_s"] == pytest.approx(speed["details"]["samples_per_s"])
+    (memory,) = [c for c in decision["checks"] if c["id"] == "speed.peak_memory"]
+    assert "beside its champion (the speed A/B)" in memory["message"]
 
 
 @pytest.mark.slow

@@ -536,7 +536,8 @@ def memory_check(speed: Speed, *, model: str | None = None, where: str = "") -> 
     on = f" of {where}" if where else ""
     shown = f"{value:,.0f} MiB" if value is not None else "unknown"
     scope = "" if mem.get("scope") == "block" else " (process peak since start)"
-    message = f"peak {what} while training{on}: {shown}{scope}; recorded, not judged"
+    during = " beside its champion (the speed A/B)" if speed.source == "ab" else ""
+    message = f"peak {what} while training{on}{during}: {shown}{scope}; recorded, not judged"
     return CheckResult(
         "speed.peak_memory", "speed", True, value, None, message, model, "info",
         MemoryDetails.from_json(mem, strict=True),
@@ -549,6 +550,12 @@ def budget_text(speed: Speed) -> str:
         return (
             f"measured {speed.measured_at} on this machine, reused from the model cache "
             "(delete the cache entry to re-measure)"
+        )
+    if speed.kind == "training" and speed.source == "ab":
+        return (
+            f"taken from its side of the speed A/B ({speed.rounds} rounds, the median "
+            f"seconds per train_on_batch step of each; fit's per-epoch costs left out), not "
+            f"measured apart"
         )
     if speed.kind == "training":
         return (
