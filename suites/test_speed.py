@@ -87,7 +87,7 @@ def _where(session, spec, speed: bench.Speed, config=None) -> str:
     device = speed.device
     where = f"{device.get('backend')}, {device.get('kind')}"
     workers = None if config is None else _xdist_workers(config)
-    if workers:
+    if workers and not speed.memoised:  # a memoised figure was measured alone, earlier
         where += "; " + BESIDE_WORKERS.format(n=workers)
     return f"{spec.name} on {session.dataset.name} [{where}]"
 

@@ -310,6 +310,16 @@ def test_speed_suite_benchmarks_then_reuses_figures_without_keras(pytester, tmp_
     second.stdout.fnmatch_lines(["*speed.training*reused from the model cache*"])
     assert (pytester.path / "imported.txt").read_text() == ""  # no Keras nor backend: warm run
 
+    # in a pytest-xdist worker the memoised figures are reused too, and not said to have been
+    # measured beside other workers (they were measured here, alone)
+    pytester.makeconftest(
+        "def pytest_configure(config):\n    config.workerinput = {'workercount': 2}\n"
+    )
+    worker = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    worker.assert_outcomes(passed=2, skipped=1)
+    worker.stdout.fnmatch_lines(["*speed.training*reused from the model cache*"])
+    assert "pytest-xdist worker" not in worker.stdout.str()
+
 
 def test_benchmark_disable_and_skip_still_hold_in_an_xdist_worker(pytester, tmp_path_factory):
     """In a worker the suite times its figures itself; what the user asked of pytest-benchmark

@@ -9,7 +9,14 @@ themselves live in :mod:`mlchecks.checks.speed`. No pytest here; Keras and the b
 imported lazily, inside the functions that need them.
 """
 
-from mlchecks.measure.ab import SHARED_COMPILE, ABPlan, ABRounds, measure_ab, training_copy
+from mlchecks.measure.ab import (
+    SHARED_COMPILE,
+    ABPlan,
+    ABRounds,
+    measure_ab,
+    measure_ab_training,
+    training_copy,
+)
 from mlchecks.measure.calibration import Calibration, Probe, calibrate
 from mlchecks.measure.device import (
     DeviceInfo,
@@ -29,7 +36,6 @@ from mlchecks.measure.speed import (
     backend_table,
     ensure_compiled,
     load_memo,
-    measure_ab_training,
     measure_latency,
     measure_predict_throughput,
     measure_training,

@@ -61,6 +61,9 @@ from mlchecks.errors import ModelError
 if TYPE_CHECKING:
     import keras
 
+    from mlchecks.measure.calibration import Probe
+    from mlchecks.measure.speed import Speed
+
 #: Execution settings both models of an A/B are compiled with.
 SHARED_COMPILE: Mapping[str, Any] = {
     "jit_compile": "auto",
@@ -453,3 +456,66 @@ def measure_ab(
         measured_at=_now(),
         budget=sized,
     )
+
+
+def measure_ab_training(
+    candidate: keras.Model,
+    champion: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    plan: ABPlan | None = None,
+    decided: Callable[[Sequence[float]], bool] | None = None,
+    probe: Probe | None = None,
+    device: str | None = None,
+) -> tuple[ABRounds, Speed]:
+    """The speed A/B of ``candidate`` against ``champion``, and the candidate's training figure
+    taken from its side of it.
+
+    With a champion to race, the candidate's training step is already timed by the A/B
+    (:func:`measure_ab`: interleaved with the champion's, on the same batches); timing it again
+    with :func:`~mlchecks.measure.speed.measure_training` would trace and train it a second time
+    for a figure that is information only. The figure returned (``source="ab"``) is the
+    candidate's median seconds per ``train_on_batch`` step in each round (``steps`` = 1 per
+    round; the per-epoch costs of ``fit`` are left out, so it reads a little faster than a
+    ``fit`` figure of the same model), normalised by calibration samples taken just before and
+    just after the A/B; ``warmup_s`` is its first (tracing) step; ``memory`` is the process peak
+    while both models trained. Both models are trained: pass copies.
+
+    Raises:
+        ModelError: as :func:`measure_ab`.
+    """
+    from mlchecks.measure.flops import count_flops
+    from mlchecks.measure.memory import PeakMemory
+    from mlchecks.measure.speed import _device, _probe_for, _speed
+    from mlchecks.measure.timing import Rounds
+
+    flops = count_flops(candidate)
+    info = _device(device)
+    probe = _probe_for(probe, info)
+    started = time.perf_counter()
+    first = len(probe.rates)
+    probe.sample()
+    with PeakMemory(info.kind) as memory:
+        rounds = measure_ab(candidate, champion, x, y, batch_size=batch_size, plan=plan,
+                            decided=decided, device=device)  # fmt: skip
+    probe.sample()
+    rates = probe.rates[first:]
+    gflops = sum(rates) / len(rates) if rates else 0.0
+    speed = _speed(
+        "training",
+        batch_size,
+        1,
+        batch_size,
+        float(rounds.warmup_s["candidate"]),
+        Rounds(rounds.candidate_s),
+        [gflops] * rounds.rounds,
+        probe,
+        flops.train,
+        flops,
+        info,
+        memory,
+        started,
+    )
+    return rounds, dataclasses.replace(speed, source="ab")

@@ -31,7 +31,7 @@ import datetime as _dt
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     import keras
 
     from mlchecks.data import Dataset
-    from mlchecks.measure.ab import ABPlan, ABRounds
 
 # --- measurements ---------------------------------------------------------------------------
 
@@ -93,9 +92,9 @@ class Speed:
     ``kind`` is ``training`` (samples/s over ``steps`` steps of ``batch_size``),
     ``predict_latency`` (seconds per batch-1 call) or ``predict_throughput`` (samples/s at
     ``batch_size``). ``normalised`` is model FLOPs/s ÷ calibration FLOPs/s (throughputs only).
-    ``source`` says how a training figure was timed: ``fit`` (:func:`measure_training`: rounds
-    of ``fit`` epochs) or ``ab`` (:func:`measure_ab_training`: the candidate's side of a speed
-    A/B, one round = its median ``train_on_batch`` step, ``steps`` = 1).
+    ``source`` says how a training figure was timed: ``fit`` (:func:`measure_training`: rounds of
+    ``fit`` epochs) or ``ab`` (:func:`~mlchecks.measure.ab.measure_ab_training`: the candidate's
+    side of a speed A/B, one round = its median ``train_on_batch`` step, ``steps`` = 1).
     """
 
     kind: str
@@ -363,66 +362,6 @@ def measure_training(
         memory,
         started,
     )
-
-
-def measure_ab_training(
-    candidate: keras.Model,
-    champion: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int,
-    plan: ABPlan | None = None,
-    decided: Callable[[Sequence[float]], bool] | None = None,
-    probe: Probe | None = None,
-    device: str | None = None,
-) -> tuple[ABRounds, Speed]:
-    """The speed A/B of ``candidate`` against ``champion``, and the candidate's training figure
-    taken from its side of it.
-
-    With a champion to race, the candidate's training step is already timed by the A/B
-    (:func:`~mlchecks.measure.ab.measure_ab`: interleaved with the champion's, on the same
-    batches); timing it again with :func:`measure_training` would trace and train it a second
-    time for a figure that is information only. The figure returned (``source="ab"``) is the
-    candidate's median seconds per ``train_on_batch`` step in each round (``steps`` = 1 per
-    round; the per-epoch costs of ``fit`` are left out, so it reads a little faster than a
-    ``fit`` figure of the same model), normalised by calibration samples taken just before and
-    just after the A/B; ``warmup_s`` is its first (tracing) step; ``memory`` is the process
-    peak while both models trained. Both models are trained: pass copies.
-
-    Raises:
-        ModelError: as :func:`~mlchecks.measure.ab.measure_ab`.
-    """
-    from mlchecks.measure.ab import measure_ab
-
-    flops = count_flops(candidate)
-    info = _device(device)
-    probe = _probe_for(probe, info)
-    started = time.perf_counter()
-    first = len(probe.rates)
-    probe.sample()
-    with PeakMemory(info.kind) as memory:
-        rounds = measure_ab(candidate, champion, x, y, batch_size=batch_size, plan=plan,
-                            decided=decided, device=device)  # fmt: skip
-    probe.sample()
-    rates = probe.rates[first:]
-    gflops = sum(rates) / len(rates) if rates else 0.0
-    speed = _speed(
-        "training",
-        batch_size,
-        1,
-        batch_size,
-        float(rounds.warmup_s["candidate"]),
-        Rounds(rounds.candidate_s),
-        [gflops] * rounds.rounds,
-        probe,
-        flops.train,
-        flops,
-        info,
-        memory,
-        started,
-    )
-    return rounds, dataclasses.replace(speed, source="ab")
 
 
 def measure_latency(
