@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,11 +308,13 @@ def fit(
     spec: ModelSpec,
     seed: int,
     progress: Progress | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainingRecord:
     """``model.fit`` on the train split, test split as validation curve (batches of at least
     :data:`VALIDATION_BATCH`); nothing else added (``progress``: say the phase and, on a
-    terminal, each epoch)."""
-    callbacks = []
+    terminal, each epoch; ``callbacks``: more Keras callbacks, e.g. a benchmark's epoch timer,
+    which must not change the weights)."""
+    callbacks = list(callbacks)
     if progress is not None and progress.enabled:
         epochs = f"{spec.epochs} epoch{'s' if spec.epochs != 1 else ''}"
         progress.phase(f"training {spec.name} ({epochs}, batch {spec.batch_size})")
