@@ -315,7 +315,7 @@ def test_speed_suite_benchmarks_then_reuses_figures_without_keras(pytester, tmp_
     pytester.makeconftest(
         "def pytest_configure(config):\n    config.workerinput = {'workercount': 2}\n"
     )
-    worker = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    worker = pytester.runpytest("-p", "no:cacheprovider")  # in-process: nothing to import
     worker.assert_outcomes(passed=2, skipped=1)
     worker.stdout.fnmatch_lines(["*speed.training*reused from the model cache*"])
     assert "pytest-xdist worker" not in worker.stdout.str()

@@ -48,11 +48,16 @@ _SCRIPT = textwrap.dedent(
     from mlchecks.data import load_dataset
     from mlchecks.model.training import train, weights_digest
     ds = load_dataset("synthetic:600")
-    trained = train(ModelSpec(name="m", builder=sys.argv[1], epochs=2), ds, seed=int(sys.argv[2]))
-    print(json.dumps({"digest": weights_digest(trained.model),
-                      "steps_per_execution": trained.model.steps_per_execution}))
+    out = {}
+    for builder in sys.argv[2:]:
+        trained = train(ModelSpec(name="m", builder=builder, epochs=2), ds, seed=int(sys.argv[1]))
+        out[builder] = {"digest": weights_digest(trained.model),
+                        "steps_per_execution": trained.model.steps_per_execution}
+    print(json.dumps(out))
     """
 )
+
+BUILDERS = ("cnn", "mlp")
 
 
 def _digest_here(builder: str, seed: int) -> str:
@@ -64,25 +69,27 @@ def _digest_here(builder: str, seed: int) -> str:
     )
 
 
-def _run_in_subprocess(builder: str, seed: int) -> dict:
+@pytest.fixture(scope="module")
+def other_process() -> dict:
+    """Both reference models trained with seed 3 in one fresh process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, builder, str(seed)],
+        [sys.executable, "-c", _SCRIPT, "3", *BUILDERS],
         capture_output=True, text=True, env=env, timeout=240, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("builder", ["cnn", "mlp"])
-def test_same_seed_gives_bit_identical_weights_across_processes(builder):
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_same_seed_gives_bit_identical_weights_across_processes(builder, other_process):
     """A fresh process and this one (which has trained other models before) agree bit for bit,
     trained with this backend's reference recipe (515 samples, batch 32: one full and one
     partial run of steps per epoch where the recipe runs several)."""
-    other_process = _run_in_subprocess(builder, 3)
-    assert other_process["steps_per_execution"] == RECIPE_STEPS[keras_backend()]
-    assert _digest_here(builder, 3) == other_process["digest"]
-    assert _digest_here(builder, 4) != other_process["digest"]
+    theirs = other_process[builder]
+    assert theirs["steps_per_execution"] == RECIPE_STEPS[keras_backend()]
+    assert _digest_here(builder, 3) == theirs["digest"]
+    assert _digest_here(builder, 4) != theirs["digest"]
 
 
 def test_reference_compile_follows_the_backends_recipe(digits):

@@ -103,14 +103,13 @@ def project(folder: Path, digits) -> Path:
 GATE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_ADDOPTS": "--benchmark-disable"}
 
 
-def gate(folder: Path, *args: str, env: dict[str, str] | None = None,
-         prelude: str = "") -> subprocess.Popen:  # fmt: skip
-    """Start ``mlchecks gate ARGS --data d.npz`` in ``folder`` (``prelude``: Python code run in
-    the gate's process first, e.g. a patched write), with :data:`GATE_ENV`."""
+def gate(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``mlchecks gate ARGS --data d.npz`` in ``folder``, with :data:`GATE_ENV`: the
+    program itself (``main()`` reads ``sys.argv``, as the console script does)."""
     full = {**os.environ, **GATE_ENV}
     full.pop("MLCHECKS_FAULT", None)
     full.update(env or {})
-    code = f"{prelude}\nimport sys\nfrom mlchecks.cli import main\nsys.exit(main(sys.argv[1:]))"
+    code = "import sys\nfrom mlchecks.cli import main\nsys.exit(main())"
     return subprocess.Popen(
         [sys.executable, "-c", code, "gate", *args, "--data", "d.npz"],
         cwd=folder, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -118,7 +117,7 @@ def gate(folder: Path, *args: str, env: dict[str, str] | None = None,
 
 
 def gate_here(folder: Path, *args: str, monkeypatch) -> tuple[int, str, str]:
-    """:func:`gate` through ``main()`` in this process (no kill, no prelude needed): the same
+    """:func:`gate` through ``main()`` in this process (no kill needed): the same
     arguments and :data:`GATE_ENV`; returns what :func:`finish` returns."""
     from helpers import run_cli_here
 

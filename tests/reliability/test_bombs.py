@@ -62,7 +62,7 @@ RUNNER = (
     "        f.write(str(kib))\n"
     "atexit.register(_peak)\n"
     "from mlchecks.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "sys.exit(main())\n"  # the program, as the console script runs it
 )
 
 

@@ -11,7 +11,7 @@ exit 2 (a bad ``--registry``, fixable by the user).
 
 Three levels: every fsync/rename of a promotion failing in turn (in-process, patched ``os``);
 a real full tmpfs (kernel ENOSPC on write, in a private mount namespace; skipped where mounting
-is not allowed); a real ``mlchecks gate`` whose index write fails with ENOSPC.
+is not allowed); a real gate (``main()``, in-process) whose index write fails with ENOSPC.
 """
 
 from __future__ import annotations
@@ -183,29 +183,28 @@ def test_a_real_full_tmpfs_keeps_the_champion(tmp_path):
     assert out["leftovers"] == [] and out["next"] == "0002"
 
 
-FULL_INDEX = """
-import errno, os
-_replace = os.replace
-def _full(src, dst, *args, **kwargs):
-    if os.path.basename(dst) == "index.json":  # the registry's commit: the disk is full
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
-    return _replace(src, dst, *args, **kwargs)
-os.replace = _full
-"""
-
-
 @pytest.mark.slow
-def test_gate_on_a_full_disk_exits_3_with_one_line(tmp_path, request, digits):
+def test_gate_on_a_full_disk_exits_3_with_one_line(tmp_path, request, digits, monkeypatch):
+    """A real gate, in this process (``main()``, as a caller runs it): the registry's commit
+    (its ``index.json`` rename) fails with ENOSPC."""
     models = candidates.models(Path(request.config.cache.mkdir("mlchecks-reliability-models")),
                                digits)  # fmt: skip
     folder = candidates.project(tmp_path, digits)
     assert candidates.seed_champion(folder, models["good"]) == "0001"
     before = candidates.snapshot(folder / "reg")
     candidate = candidates.copy_of(models["good"], folder / "candidate.keras", "full")
+    replace = os.replace
+
+    def full(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "index.json":  # the registry's commit: the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return replace(src, dst, *args, **kwargs)
+
     tally.fault()
-    code, out, err = candidates.finish(
-        candidates.gate(folder, str(candidate), "--json", "d.json", prelude=FULL_INDEX)
-    )
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", full)
+        code, out, err = candidates.gate_here(folder, str(candidate), "--json", "d.json",
+                                              monkeypatch=monkeypatch)  # fmt: skip
     assert code == GateExit.INTERNAL_ERROR, out[-2000:] + err[-3000:]
     line = candidates.one_line_error(err)
     assert "cannot write to registry" in line and "No space left on device" in line, line
