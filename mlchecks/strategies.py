@@ -12,8 +12,8 @@ Use them in your own property tests of a model::
         assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
 
 ``dataset`` is a :class:`mlchecks.Dataset` (the ``dataset`` fixture of the mlchecks plugin, or
-``mlchecks.load_dataset("digits")``). The behaviour suite (``mlchecks.checks.behaviour``) is built on
-these strategies.
+``mlchecks.load_dataset("digits")``). The behaviour suite (``mlchecks.checks.behaviour``) is
+built on these strategies.
 """
 
 from __future__ import annotations

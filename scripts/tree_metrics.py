@@ -1,18 +1,40 @@
-"""Lines per module and the longest functions of a package folder: `python scripts/tree_metrics.py mlchecks`."""
-import ast, sys, subprocess
+"""Lines per module and the longest functions of a package folder.
+
+    python scripts/tree_metrics.py mlchecks
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
 from pathlib import Path
-def funcs(src):
+
+
+def functions(source: str) -> list[tuple[int, str]]:
+    """``(lines, name)`` of every function and method in ``source``."""
     out = []
-    for n in ast.walk(ast.parse(src)):
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.append((n.end_lineno - n.lineno + 1, n.name))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append((node.end_lineno - node.lineno + 1, node.name))
     return out
-root = Path(sys.argv[1])
-rows = []; allf = []
-for p in sorted(root.rglob("*.py")):
-    s = p.read_text(); rows.append((len(s.splitlines()), str(p.relative_to(root))))
-    allf += [(l, f"{p.relative_to(root)}:{n}") for l, n in funcs(s)]
-rows.sort(reverse=True); allf.sort(reverse=True)
-print("modules:", len(rows), "lines:", sum(r[0] for r in rows), ">500 lines:", sum(r[0] > 500 for r in rows), "functions >60 lines:", sum(l > 60 for l, _ in allf))
-print("largest:", ", ".join(f"{n} {l}" for l, n in rows[:6]))
-print("longest functions:", ", ".join(f"{n} {l}" for l, n in allf[:6]))
+
+
+def main(root: Path) -> None:
+    modules: list[tuple[int, str]] = []
+    longest: list[tuple[int, str]] = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text()
+        name = str(path.relative_to(root))
+        modules.append((len(source.splitlines()), name))
+        longest += [(lines, f"{name}:{func}") for lines, func in functions(source)]
+    modules.sort(reverse=True)
+    longest.sort(reverse=True)
+    print("modules:", len(modules), "lines:", sum(n for n, _ in modules),
+          ">500 lines:", sum(n > 500 for n, _ in modules),
+          "functions >60 lines:", sum(n > 60 for n, _ in longest))  # fmt: skip
+    print("largest:", ", ".join(f"{name} {n}" for n, name in modules[:6]))
+    print("longest functions:", ", ".join(f"{name} {n}" for n, name in longest[:6]))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

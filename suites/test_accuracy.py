@@ -23,7 +23,12 @@ def _not_finite(check_id, session, spec):
                                     trained_here=not spec.is_file)  # fmt: skip
 
 
-def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+def test_accuracy_min(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_evaluation,
+    mlchecks_record_check,
+):
     mlchecks_record_check(
         _not_finite("accuracy.min", mlchecks_session, mlchecks_model_spec)
         or checks.accuracy_min(
@@ -38,7 +43,12 @@ def test_accuracy_min(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation
     )
 
 
-def test_class_recall(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+def test_class_recall(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_evaluation,
+    mlchecks_record_check,
+):
     mlchecks_record_check(
         _not_finite("accuracy.class_recall", mlchecks_session, mlchecks_model_spec)
         or checks.accuracy_class_recall(
@@ -51,7 +61,12 @@ def test_class_recall(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation
     )
 
 
-def test_calibration(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchecks_record_check):
+def test_calibration(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_evaluation,
+    mlchecks_record_check,
+):
     mlchecks_record_check(
         _not_finite("accuracy.ece", mlchecks_session, mlchecks_model_spec)
         or checks.accuracy_ece(
@@ -75,7 +90,12 @@ def test_loss(mlchecks_session, mlchecks_model_spec, mlchecks_evaluation, mlchec
     )
 
 
-def test_accuracy_seeds(mlchecks_session, mlchecks_model_spec, mlchecks_trained_model, mlchecks_record_check):
+def test_accuracy_seeds(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_trained_model,
+    mlchecks_record_check,
+):
     settings = mlchecks_session.settings
     if settings.seeds < 2:
         pytest.skip("single seed; --mlchecks-seeds K (K >= 2) judges the worst of K seeds")

@@ -27,19 +27,39 @@ def _check(session, spec, check_id):
     return next(r for r in results if r.id == check_id)
 
 
-def test_regression_accuracy(mlchecks_session, mlchecks_model_spec, mlchecks_champion, mlchecks_record_check):
+def test_regression_accuracy(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_champion,
+    mlchecks_record_check,
+):
     mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.accuracy"))
 
 
-def test_regression_per_class(mlchecks_session, mlchecks_model_spec, mlchecks_champion, mlchecks_record_check):
+def test_regression_per_class(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_champion,
+    mlchecks_record_check,
+):
     mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.per_class"))
 
 
-def test_regression_flip_rate(mlchecks_session, mlchecks_model_spec, mlchecks_champion, mlchecks_record_check):
+def test_regression_flip_rate(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_champion,
+    mlchecks_record_check,
+):
     mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.flip_rate"))
 
 
-def test_regression_forgetting(mlchecks_session, mlchecks_model_spec, mlchecks_champion, mlchecks_record_check):
+def test_regression_forgetting(
+    mlchecks_session,
+    mlchecks_model_spec,
+    mlchecks_champion,
+    mlchecks_record_check,
+):
     mlchecks_record_check(_check(mlchecks_session, mlchecks_model_spec, "regression.forgetting"))
 
 

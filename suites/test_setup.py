@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlchecks.errors import MlchecksError
 from mlchecks.checks.setup import RULES
+from mlchecks.errors import MlchecksError
 from mlchecks.run import lint
 
 

@@ -6,6 +6,7 @@ Trained models are cached across test sessions in pytest's cache folder
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,10 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # pytester's restore of sys.meta_path drops that finder and the process is left with none:
 # importlib.metadata.version() then fails for every package (pytest's own header, the model
 # cache's keys), in the tests after it. Imported here, before any pytester run, it stays.
-try:
+with contextlib.suppress(ImportError):  # MLflow (dev extra) not installed
     import importlib_metadata  # noqa: F401
-except ImportError:  # pragma: no cover - MLflow (dev extra) not installed
-    pass
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

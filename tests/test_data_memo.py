@@ -44,7 +44,8 @@ def test_a_memo_hit_does_not_import_great_expectations(tmp_path, digits):
         "from mlchecks.data import expectations, load_dataset, memo\n"
         "ds = load_dataset('digits')\n"
         "scoped = [(None, expectations.DataChecks.from_tables())]\n"
-        f"grouped = memo.run_scopes(ds, scoped, folder=__import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "from pathlib import Path\n"
+        f"grouped = memo.run_scopes(ds, scoped, folder=Path({str(tmp_path)!r}))\n"
         "print(len(grouped['data.schema']), 'great_expectations' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -331,7 +331,8 @@ def article_files(keras, tmp_path_factory, mnist_like):
 
 def test_keras_file_is_linted_without_importing_keras(article_files):
     code = (
-        "import sys; from mlchecks.checks import setup as lint; from mlchecks.data.dataset import load_npz;"
+        "import sys; from mlchecks.checks import setup as lint;"
+        "from mlchecks.data.dataset import load_npz;"
         "from pathlib import Path; d = Path(sys.argv[1]);"
         "f = lint.findings(d / 'cnn.keras', load_npz(d / 'mnist_onehot.npz'));"
         "print(sorted(x.id for x in f)); print('keras' in sys.modules)"

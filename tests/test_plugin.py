@@ -24,7 +24,8 @@ def test_pytest_help_imports_no_ml_framework(tmp_path):
 
 def test_importing_the_package_is_light():
     code = (
-        "import sys, mlchecks, mlchecks.plugin, mlchecks.plugin.fixtures, mlchecks.cli, mlchecks.run.gate;"
+        "import sys, mlchecks, mlchecks.plugin, mlchecks.plugin.fixtures, mlchecks.cli, "
+        "mlchecks.run.gate;"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -16,6 +16,7 @@ No keras, no pytest; Great Expectations is imported only on a miss.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -155,10 +156,8 @@ def run_scopes(
     from mlchecks.data import expectations
 
     grouped = expectations.run_scopes(dataset, scoped, reference=reference)
-    try:
-        save(folder, key, grouped)
-    except (TypeError, ValueError):
-        pass  # a result that does not serialise is simply not memoised
+    with contextlib.suppress(TypeError, ValueError):  # a result that does not serialise
+        save(folder, key, grouped)  # is simply not memoised
     return grouped
 
 
@@ -169,4 +168,6 @@ def is_memoised(
     folder: Path | None,
 ) -> bool:
     """Whether :func:`run_scopes` would answer from the memo (no Great Expectations import)."""
-    return folder is not None and load(folder, memo_key(dataset, list(scoped), reference)) is not None
+    if folder is None:
+        return False
+    return load(folder, memo_key(dataset, list(scoped), reference)) is not None

@@ -1,9 +1,9 @@
 """Reference Keras models: the MLP and the CNN of the origin article, correct this time.
 
-The origin article (a Keras tutorial on continual learning, sections 3.2 and 4.1) builds an MLP whose Dense head sits on an
-un-flattened ``(28, 28, 1)`` input (a per-pixel output) and a CNN declared for ``(32, 32, 3)``
-CIFAR images but fed MNIST, trained with a sparse loss on one-hot labels. The builders here fix
-all three and work for any input shape and class count.
+The origin article (a Keras tutorial on continual learning, sections 3.2 and 4.1) builds an MLP
+whose Dense head sits on an un-flattened ``(28, 28, 1)`` input (a per-pixel output) and a CNN
+declared for ``(32, 32, 3)`` CIFAR images but fed MNIST, trained with a sparse loss on one-hot
+labels. The builders here fix all three and work for any input shape and class count.
 
 The CNN uses ``padding="same"`` in both convolutions, so an 8x8 digits image goes 8 -> 4 -> 2
 through the two poolings instead of vanishing (a "valid" 3x3 conv on 8x8 leaves 6x6 -> 3x3 ->

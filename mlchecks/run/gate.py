@@ -281,7 +281,8 @@ class Gate:
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
-            spec = ModelSpec(name=settings.name, path=str(copy), trusted=trusted, origin=str(source))
+            spec = ModelSpec(name=settings.name, path=str(copy), trusted=trusted,
+                             origin=str(source))  # fmt: skip
             settings = settings.replace(models=(spec,))
         gate = cls(Session(settings), promote=promote, categories=categories, workdir=workdir)
         if digest is not None:

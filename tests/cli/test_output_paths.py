@@ -57,8 +57,9 @@ def test_a_reader_that_leaves_early_is_no_internal_error():
     import subprocess
     import sys
 
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "mlchecks", "--help"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
     proc.stdout.close()  # the reader is gone before the first line is written
     with proc.stderr:
         err = proc.stderr.read().decode()

@@ -43,8 +43,8 @@ def test_path_prints_the_verified_champion_file(tmp_path, capsys):
     assert code == 0, err
     assert out.strip() == str(reg.model_path("mlp", "0002"))
     code, out, _ = run(tmp_path, capsys, "path", "mlp@1", "--json")
-    assert code == 0 and json.loads(out) == {"name": "mlp", "version": "0001",
-                                              "path": str(reg.model_path("mlp", "0001"))}  # fmt: skip
+    path = str(reg.model_path("mlp", "0001"))
+    assert code == 0 and json.loads(out) == {"name": "mlp", "version": "0001", "path": path}
     code, out, _ = run(tmp_path, capsys, "path")  # the configured name, its champion
     assert code == 0 and out.strip() == str(reg.model_path("digits-cnn", "0001"))
 

@@ -19,8 +19,9 @@ def test_a_model_with_two_outputs_is_exit_2_before_any_check(tmp_path, monkeypat
     flat = keras.layers.Flatten()(inputs)
     heads = [keras.layers.Dense(10, activation="softmax", name=n)(flat) for n in ("a", "b")]
     keras.Model(inputs, heads).save(tmp_path / "two.keras")
-    (tmp_path / "mlchecks.toml").write_text('data = "digits"\nregistry = "reg"\n'
-                                            'reports = "reports"\ncache_dir = "cache"\n')  # fmt: skip
+    (tmp_path / "mlchecks.toml").write_text(
+        'data = "digits"\nregistry = "reg"\nreports = "reports"\ncache_dir = "cache"\n'
+    )
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
 
