@@ -517,5 +517,6 @@ def measure_ab_training(
         info,
         memory,
         started,
+        source="ab",
     )
-    return rounds, dataclasses.replace(speed, source="ab")
+    return rounds, speed

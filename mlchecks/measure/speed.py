@@ -246,6 +246,7 @@ def _speed(
     info: DeviceInfo,
     memory: PeakMemory,
     started: float,
+    source: str = "fit",
 ) -> Speed:
     calibration = probe.calibration(per_round_gflops)
     # Each round against the calibration taken around it, then the median over rounds.
@@ -276,6 +277,7 @@ def _speed(
         elapsed_s=time.perf_counter() - started,
         uncounted_layers=flops.uncounted,
         round_s=rounds.seconds,
+        source=source,
     )
 
 
