@@ -31,7 +31,7 @@ def _statuses(grouped):
 def test_a_memo_hit_equals_the_computed_results(tmp_path, digits):
     first = memo.run_scopes(digits, _scoped(), folder=tmp_path)
     files = list(tmp_path.glob("data-checks-*.json"))
-    assert len(files) == 1
+    assert len(files) == 2  # the Great Expectations suite's results, and drift's
     assert memo.is_memoised(digits, _scoped(), "auto", tmp_path)
     second = memo.run_scopes(digits, _scoped(), folder=tmp_path)
     assert second == first  # CheckResult equality: ids, values, messages, typed details
@@ -60,17 +60,77 @@ def test_another_byte_of_data_is_another_key(tmp_path, digits):
     changed = from_arrays(digits.name, digits.x_train, digits.y_train, x, digits.y_test)
     grouped = memo.run_scopes(changed, _scoped(), folder=tmp_path)
     assert not grouped["data.finite"][0].passed  # computed on the changed data, not memoised
-    assert len(list(tmp_path.glob("data-checks-*.json"))) == 2
+    assert len(list(tmp_path.glob("data-checks-*.json"))) == 4
 
 
 def test_another_threshold_or_reference_is_another_key(digits):
-    base = memo.memo_key(digits, _scoped(), "auto")
-    assert memo.memo_key(digits, _scoped(min_train_rows=5000), "auto") != base
-    assert memo.memo_key(digits, _scoped(), None) != base
+    for part in memo.PARTS:
+        base = memo.memo_key(digits, _scoped(), "auto", part)
+        assert memo.memo_key(digits, _scoped(min_train_rows=5000), "auto", part) != base
     profile = expectations.run(digits).profile
     other = json.loads(json.dumps(profile))
     other["splits"] = "edited"
-    assert memo.memo_key(digits, _scoped(), profile) != memo.memo_key(digits, _scoped(), other)
+    # drift reads the whole reference profile: any change is another key
+    drift = [memo.memo_key(digits, _scoped(), ref, memo.DRIFT) for ref in ("auto", None, profile,
+                                                                            other)]  # fmt: skip
+    assert len(set(drift[1:])) == 3 and drift[1] != drift[0]
+    # the Great Expectations suite reads only the sample shape it declares
+    suite = [memo.memo_key(digits, _scoped(), ref, memo.EXPECTATIONS) for ref in (profile, other)]
+    assert suite[0] == suite[1]
+    other["input_shape"] = [64]
+    assert memo.memo_key(digits, _scoped(), other, memo.EXPECTATIONS) != suite[0]
+    with pytest.raises(ValueError, match="memo part 'both': expected one of expectations, drift"):
+        memo.memo_key(digits, _scoped(), "auto", "both")
+
+
+def _shifted_profile(digits):
+    """The profile of other data of digits' shape (every pixel halved): a champion accepted on
+    other data than this gate's."""
+    half = from_arrays(digits.name, digits.x_train * 0.5, digits.y_train, digits.x_test * 0.5,
+                       digits.y_test)  # fmt: skip
+    return expectations.run(half).profile
+
+
+def test_a_new_champion_profile_recomputes_drift_alone_without_great_expectations(
+    tmp_path, digits
+):
+    """The gate that waited for the lineage lock while another promoted: its data was checked
+    against the profile it saw before (here the shipped one), it is judged against the new
+    champion's. The suite's results are read back; drift is computed against the new profile,
+    with numpy, and equals what a full computation gives."""
+    memo.run_scopes(digits, _scoped(), folder=tmp_path)  # checked before the lock: "auto"
+    champion = _shifted_profile(digits)
+    assert memo.is_memoised(digits, _scoped(), champion, tmp_path)  # no GX needed
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from mlchecks.data import expectations, load_dataset, memo\n"
+        "ds = load_dataset('digits')\n"
+        "scoped = [(None, expectations.DataChecks.from_tables())]\n"
+        f"reference = json.loads(Path({str(tmp_path / 'champion.json')!r}).read_text())\n"
+        f"grouped = memo.run_scopes(ds, scoped, reference, folder=Path({str(tmp_path)!r}))\n"
+        "print(json.dumps({'gx': 'great_expectations' in sys.modules, 'pandas': 'pandas' in "
+        "sys.modules, 'results': {k: [r.to_json() for r in v] for k, v in grouped.items()}}))\n"
+    )
+    (tmp_path / "champion.json").write_text(json.dumps(champion))
+    out = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                    text=True, check=True).stdout)  # fmt: skip
+    assert (out["gx"], out["pandas"]) == (False, False)
+    full = expectations.run_scopes(digits, _scoped(), reference=champion)
+    assert out["results"] == {k: [r.to_json() for r in v] for k, v in full.items()}
+    (drift,) = full["data.drift"]
+    assert not drift.passed  # judged against the new profile: halved pixels drift
+    assert len(list(tmp_path.glob("data-checks-*.json"))) == 3  # drift against it memoised
+
+
+def test_a_reference_of_another_shape_runs_the_suite_again(tmp_path, digits):
+    memo.run_scopes(digits, _scoped(), folder=tmp_path)
+    other = json.loads(json.dumps(expectations.run(digits).profile))
+    other["input_shape"] = [64]
+    assert not memo.is_memoised(digits, _scoped(), other, tmp_path)
+    grouped = memo.run_scopes(digits, _scoped(), reference=other, folder=tmp_path)
+    assert grouped == expectations.run_scopes(digits, _scoped(), reference=other)
+    assert not grouped["data.schema"][0].passed  # (8, 8, 1) samples, (64) declared
 
 
 def test_a_failing_result_is_memoised_as_failing(tmp_path, digits):
@@ -81,25 +141,30 @@ def test_a_failing_result_is_memoised_as_failing(tmp_path, digits):
     assert second["data.row_counts"] == first["data.row_counts"]
 
 
+@pytest.mark.parametrize("part", ["expectations", "drift"])
 @pytest.mark.parametrize("damage", ["garbage", "other key", "bad result"])
-def test_an_unusable_memo_is_recomputed(tmp_path, digits, damage):
+def test_an_unusable_memo_is_recomputed(tmp_path, digits, damage, part):
     first = memo.run_scopes(digits, _scoped(), folder=tmp_path)
-    (path,) = tmp_path.glob("data-checks-*.json")
+    key = memo.memo_key(digits, _scoped(), "auto", part)
+    path = tmp_path / f"data-checks-{key[:32]}.json"
     stored = json.loads(path.read_text())
+    check = "data.finite" if part == "expectations" else "data.drift"
     if damage == "garbage":
         path.write_text("{not json")
     elif damage == "other key":
         # a memo whose recorded key is not the one recomputed (e.g. edited by hand): ignored
         stored["key"] = "0" * 64
-        stored["results"]["data.finite"][0]["passed"] = False
+        stored["results"][check][0]["passed"] = False
         path.write_text(json.dumps(stored))
     else:
-        stored["results"]["data.finite"] = [{"id": 3}]
+        stored["results"][check] = [{"id": 3}]
         path.write_text(json.dumps(stored))
-    assert not memo.is_memoised(digits, _scoped(), "auto", tmp_path)
+    # only the suite's part needs Great Expectations
+    assert memo.is_memoised(digits, _scoped(), "auto", tmp_path) == (part == "drift")
     again = memo.run_scopes(digits, _scoped(), folder=tmp_path)
     assert _statuses(again) == _statuses(first)
-    assert memo.is_memoised(digits, _scoped(), "auto", tmp_path)  # rewritten
+    assert json.loads(path.read_text())["key"] == key  # rewritten
+    assert memo.run_scopes(digits, _scoped(), folder=tmp_path) == again
 
 
 def test_no_folder_means_no_memo(digits):

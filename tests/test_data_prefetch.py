@@ -61,6 +61,39 @@ def test_a_worker_that_dies_leaves_the_checks_to_the_gate(project, monkeypatch):
     assert run_data.memoised(session)  # the gate's own results, stored for the next run
 
 
+def test_a_champion_promoted_meanwhile_needs_no_worker_and_no_suite_run(
+    project, monkeypatch, model_cache, trained_mlp, digits
+):
+    """Checked before there was a champion (no reference profile), gated after another gate
+    promoted the first one: the suite's results are read back, drift alone is computed against
+    the new champion's profile (numpy), and no worker is started for it."""
+    from test_gate import promote_in_process
+
+    monkeypatch.setattr(run_data, "_great_expectations_imported", lambda: False)
+    first = _session(project)
+    assert run_data.prefetch(first)  # no champion yet
+    run_data.stop_prefetch(first)
+    before = run_data.data_checks(first)
+    assert before["data.drift"][0].status == "not_judged"  # no profile shipped for digits.npz
+    promote_in_process(project / "reg", model_cache.root, digits)  # lineage 'mlp' on digits
+    second = _session(project)
+    _, _, reference = run_data._inputs(second)
+    assert isinstance(reference, dict) and reference["input_shape"] == [8, 8, 1]
+    assert run_data.memoised(second)
+    assert not run_data.prefetch(second)  # nothing for a worker to do
+    expected = _in_process(second)
+
+    def suite_run(*args, **kwargs):
+        raise AssertionError("the Great Expectations suite ran again")
+
+    monkeypatch.setattr(expectations, "run_scopes", suite_run)
+    after = run_data.data_checks(second)
+    assert after == expected
+    assert after["data.drift"][0].status != "not_judged"  # judged against the champion now
+    assert {k: v for k, v in after.items() if k != "data.drift"} == {
+        k: v for k, v in before.items() if k != "data.drift"}  # fmt: skip
+
+
 @pytest.mark.slow
 def test_a_gate_does_not_import_great_expectations_itself(project, trained_mlp):
     """The real command, cold memo: the decision's data checks are the in-process ones, and the

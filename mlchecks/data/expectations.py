@@ -406,6 +406,47 @@ def reference_profile(checks: DataChecks, dataset: Dataset) -> dict[str, Any] | 
     return profiles.load_profile(path)
 
 
+def resolve_reference(
+    checks: DataChecks, dataset: Dataset, reference: Mapping[str, Any] | str | None
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The profile drift is measured against, and why there is none when it cannot be read:
+    ``reference`` itself, or for a string (``"auto"``) the one ``checks.profile`` names."""
+    if not isinstance(reference, str):
+        return reference, None
+    try:
+        return reference_profile(checks, dataset), None
+    except DataError as exc:
+        return None, str(exc)
+
+
+def schema_shape(reference: Mapping[str, Any] | None, dataset: Dataset) -> list[int]:
+    """What the Great Expectations suite uses of the reference profile: the sample shape the
+    data must have (the reference's ``input_shape``; with no reference, the data's own). Every
+    other expectation is a function of the data and the checks alone; drift is not a GX check."""
+    if reference is None:
+        return [int(d) for d in np.asarray(dataset.x_train).shape[1:]]
+    return list(reference.get("input_shape", []))
+
+
+def drift_scopes(
+    dataset: Dataset,
+    scoped: Iterable[tuple[str | None, DataChecks]],
+    reference: Mapping[str, Any] | str | None = "auto",
+) -> dict[str, list[CheckResult]]:
+    """``data.drift`` of :func:`run_scopes` alone (one result per scope), without Great
+    Expectations or pandas: the per-sample statistics, the profile and the comparison are
+    numpy. For a gate whose other data-check results are memoised and whose reference changed
+    (a champion promoted since they were computed)."""
+    stats = {s: profiles.sample_stats(getattr(dataset, f"x_{s}")) for s in SPLITS}
+    current = profiles.profile(dataset, stats)
+    results = []
+    for model, checks in scoped:
+        resolved, ref_error = resolve_reference(checks, dataset, reference)
+        result = _drift(checks, resolved, current, stats, ref_error, dataset)
+        results.append(result if model is None else dataclasses.replace(result, model=model))
+    return {"data.drift": results}
+
+
 def run(
     dataset: Dataset,
     checks: DataChecks | None = None,
@@ -438,12 +479,7 @@ def run(
     frames["train"]["train_twin"] = np.nan  # only test samples can leak from train
     frames["test"]["train_twin"] = _twins(stats["test"]["hash"], stats["train"]["hash"])
     current = profiles.profile(dataset, stats)
-    ref_error = None
-    if isinstance(reference, str):
-        try:
-            reference = reference_profile(checks, dataset)
-        except DataError as exc:
-            reference, ref_error = None, str(exc)
+    reference, ref_error = resolve_reference(checks, dataset, reference)
     suite = _Suite(dataset, checks, stats, frames, reference)
     results = suite.run()
     results["data.drift"] = _drift(checks, reference, current, stats, ref_error, dataset)
@@ -557,10 +593,7 @@ class _Suite:
         arrays = self._arrays_frame()
         class_frame = self._classes_frame()
         self.extra_frames = {"arrays": arrays, "classes": class_frame}
-        if self.reference is not None:
-            shapes = [_shape_text(self.reference.get("input_shape", []))]
-        else:
-            shapes = [_shape_text(np.asarray(self.ds.x_train).shape[1:])]
+        shapes = [_shape_text(schema_shape(self.reference, self.ds))]  # the reference's only use
         array_items = [
             _Expect("data.schema", None, "ExpectColumnValuesToBeInSet",
                     {"column": "x_dtype", "value_set": ["float32"]}),

@@ -11,7 +11,14 @@ recomputed one, and anything unreadable is recomputed. A changed byte of the dat
 threshold or expectation, another champion profile, or another mlchecks, GX or pandas version
 is another key.
 
-No keras, no pytest; Great Expectations is imported only on a miss.
+The results are memoised in two parts. Drift is the only check that reads the whole reference
+profile, and it is numpy; the Great Expectations suite reads only the sample shape the reference
+declares. So a gate whose champion changed since the data was last checked (a concurrent gate
+promoted while this one waited for the lineage lock, or the first champion of a lineage whose
+first gate checked against the shipped profile) reads the suite's results back and computes
+drift alone, without importing Great Expectations.
+
+No keras, no pytest; Great Expectations is imported only when its part is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlchecks.errors import DataError
 from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
@@ -58,26 +64,39 @@ def _code_identity() -> dict[str, str]:
     return identity
 
 
-def _reference_of(checks: DataChecks, dataset: Dataset, reference: Any) -> Any:
-    """The profile a scope's drift check uses, as :func:`expectations.run` would resolve it."""
-    if not isinstance(reference, str):
-        return reference
-    from mlchecks.data.expectations import reference_profile
+#: The two memoised parts of the data checks: the Great Expectations suite (every check but
+#: drift: a function of the data, the checks and the sample shape the reference declares), and
+#: drift (numpy: a function of the data, the checks and the whole reference profile).
+EXPECTATIONS, DRIFT = "expectations", "drift"
+PARTS = (EXPECTATIONS, DRIFT)
+_DRIFT_ID = "data.drift"
 
-    try:
-        return reference_profile(checks, dataset)
-    except DataError as exc:
-        return {"error": str(exc)}
+
+def _reference_of(checks: DataChecks, dataset: Dataset, reference: Any, part: str) -> Any:
+    """What ``part`` of a scope's results depends on of the reference, resolved as
+    :func:`expectations.run` resolves it (the whole profile for drift; for the expectations,
+    only the sample shape it declares)."""
+    from mlchecks.data.expectations import resolve_reference, schema_shape
+
+    resolved, error = resolve_reference(checks, dataset, reference)
+    if part == EXPECTATIONS:
+        return {"shape": schema_shape(resolved, dataset)}
+    return {"profile": resolved, "error": error}
 
 
 def memo_key(
     dataset: Dataset,
     scoped: Iterable[tuple[str | None, DataChecks]],
     reference: Mapping[str, Any] | str | None,
+    part: str = DRIFT,
 ) -> str:
-    """sha256 of everything the results of :func:`expectations.run_scopes` depend on."""
+    """sha256 of everything ``part`` (:data:`EXPECTATIONS` or :data:`DRIFT`) of the results
+    of :func:`expectations.run_scopes` depends on."""
+    if part not in PARTS:
+        raise ValueError(f"memo part {part!r}: expected one of {', '.join(PARTS)}")
     parts = {
         "format": FORMAT,
+        "part": part,
         "data": {
             "fingerprint": dataset.fingerprint,
             "name": dataset.name,
@@ -89,7 +108,7 @@ def memo_key(
             {
                 "model": model,
                 "checks": dataclasses.asdict(checks),
-                "reference": _reference_of(checks, dataset, reference),
+                "reference": _reference_of(checks, dataset, reference, part),
             }
             for model, checks in scoped
         ],
@@ -147,18 +166,37 @@ def run_scopes(
     reference: Mapping[str, Any] | str | None = "auto",
     folder: Path | None = None,
 ) -> dict[str, list[CheckResult]]:
-    """:func:`mlchecks.data.expectations.run_scopes`, memoised in ``folder`` (None: not)."""
-    scoped = list(scoped)
-    key = memo_key(dataset, scoped, reference) if folder is not None else ""
-    hit = load(folder, key)
-    if hit is not None:
-        return hit
-    from mlchecks.data import expectations
+    """:func:`mlchecks.data.expectations.run_scopes`, memoised in ``folder`` (None: not).
 
-    grouped = expectations.run_scopes(dataset, scoped, reference=reference)
-    with contextlib.suppress(TypeError, ValueError):  # a result that does not serialise
-        save(folder, key, grouped)  # is simply not memoised
-    return grouped
+    Memoised in two parts (:data:`PARTS`): when only the reference changed (a champion was
+    promoted since), the Great Expectations results are read back and drift alone is computed,
+    with numpy; Great Expectations is imported only when its part is missing."""
+    from mlchecks.data.expectations import CHECK_IDS, CUSTOM_ID
+
+    scoped = list(scoped)
+    keys = {part: memo_key(dataset, scoped, reference, part) for part in PARTS} if folder else {}
+    hits = {part: load(folder, keys.get(part, "")) for part in PARTS}
+    expected, drift = hits[EXPECTATIONS], hits[DRIFT]
+    if expected is None:
+        from mlchecks.data import expectations
+
+        grouped = expectations.run_scopes(dataset, scoped, reference=reference)
+        expected = {cid: rs for cid, rs in grouped.items() if cid != _DRIFT_ID}
+        drift = {_DRIFT_ID: grouped.get(_DRIFT_ID, [])}
+        computed = {EXPECTATIONS: expected, DRIFT: drift}
+    else:
+        from mlchecks.data.expectations import drift_scopes
+
+        computed = {}
+        if drift is None:
+            drift = computed[DRIFT] = drift_scopes(dataset, scoped, reference=reference)
+    for part, results in computed.items():
+        if part in keys and hits[part] is None:
+            with contextlib.suppress(TypeError, ValueError):  # a result that does not
+                save(folder, keys[part], results)  # serialise is simply not memoised
+    merged = {**expected, **drift}
+    order = [cid for cid in (*CHECK_IDS, CUSTOM_ID) if cid in merged]
+    return {cid: merged[cid] for cid in [*order, *(c for c in merged if c not in order)]}
 
 
 def is_memoised(
@@ -167,7 +205,8 @@ def is_memoised(
     reference: Mapping[str, Any] | str | None,
     folder: Path | None,
 ) -> bool:
-    """Whether :func:`run_scopes` would answer from the memo (no Great Expectations import)."""
+    """Whether :func:`run_scopes` would answer without Great Expectations (its part of the
+    results is memoised; drift, if not memoised too, is computed with numpy)."""
     if folder is None:
         return False
-    return load(folder, memo_key(dataset, list(scoped), reference)) is not None
+    return load(folder, memo_key(dataset, list(scoped), reference, EXPECTATIONS)) is not None
