@@ -1,7 +1,9 @@
 """Shared fixtures for mlchecks' own tests.
 
-Trained models are cached across test sessions in pytest's cache folder
-(``.pytest_cache/d/mlchecks-models``), so a second local run does not retrain; CI starts cold.
+The reference models are cached across test sessions in the folder the suites of this run
+train into (``[tool.mlchecks] cache_dir``, ``.mlchecks/cache``): the tests' ``trained_mlp`` and
+``trained_cnn`` are the suites' own models, trained once per run, and a second local run does not
+retrain; CI starts cold.
 """
 
 from __future__ import annotations
@@ -51,10 +53,12 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def model_cache(request: pytest.FixtureRequest):
+def model_cache(mlchecks_settings):
+    """The model cache of this run's suites (the plugin's settings: ``cache_dir``), so the
+    reference recipes the suites train and the tests' fixtures share their models."""
     from mlchecks.model.training import ModelCache
 
-    return ModelCache(Path(request.config.cache.mkdir("mlchecks-models")))
+    return ModelCache(mlchecks_settings.resolve(mlchecks_settings.cache_dir))
 
 
 @pytest.fixture(scope="session")

@@ -139,3 +139,13 @@ def test_bad_dataset_fails_cleanly(project):
     result = project.runpytest("--mlchecks-data", "imagenet")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*mlchecks: error: --data 'imagenet' is neither*"])
+
+
+def test_the_tests_reference_models_are_the_suites_own(mlchecks_session, trained_mlp, trained_cnn):
+    """tests/conftest.py's trained_mlp and trained_cnn are the recipes pyproject.toml configures,
+    trained into the cache the suites of this run use: each model is trained once per run, and a
+    recipe edited in one place but not the other shows here (two cache entries, two trainings)."""
+    specs = {spec.name: spec for spec in mlchecks_session.settings.models}
+    for fixture in (trained_mlp, trained_cnn):
+        suite_model = mlchecks_session.model(specs[fixture.name])
+        assert suite_model.path == fixture.path, (fixture.name, suite_model.path, fixture.path)
