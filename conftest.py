@@ -97,10 +97,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _slow_modules_first(items: list[pytest.Item]) -> None:
-    """Modules with ``slow`` tests run first, each module's tests together and in order: under
-    ``pytest -n 2 --dist loadfile --no-loadscope-reorder`` (a module to one worker, handed out
-    in this order as workers free up) the long gates start early and the run ends on short
-    tests (a 60 s test started last kept one core idle for a minute). Whole modules, not
+    """Modules with ``slow`` tests run first, each module's tests together and in order: the
+    long gates start early and the run ends on short tests (a 60 s test started last kept one
+    core idle for a minute). Under the README's ``pytest -n 2 --dist loadfile`` the modules are
+    then handed out by their measured seconds (``tests/xdist_order.py``); this order breaks
+    ties and orders a module never measured. Whole modules, not
     tests, go to a worker so that a module's fixtures are built once: ``worksteal`` split
     modules between the workers, and the new-project module's chain of console-script runs was
     built on both (91.6 against 22 CPU-s)."""

@@ -101,3 +101,35 @@ def _keep_tensorflow_imported(monkeypatch):
             super().__init__(preserve=lambda name: not name.startswith(("test_", "conftest")))
 
     monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", Snapshot)
+
+
+# ------------------------------------------------------------------ xdist: heaviest file first
+# (tests/xdist_order.py: why and how; the README's command uses --dist loadfile)
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist", None) != "loadfile":
+        return None  # another --dist: xdist's own
+    from xdist_order import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Each file's seconds (setup, call and teardown of its tests), seen where the run is
+    scheduled: the controller under xdist, else the one process."""
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + float(report.duration)
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if hasattr(config, "workerinput") or not _FILE_SECONDS or config.cache is None:
+        return  # an xdist worker (the controller records), or nothing ran
+    from xdist_order import CACHE_KEY
+
+    known = config.cache.get(CACHE_KEY, {})
+    known = known if isinstance(known, dict) else {}
+    config.cache.set(CACHE_KEY, {**known, **{k: round(v, 2) for k, v in _FILE_SECONDS.items()}})
