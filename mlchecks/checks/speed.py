@@ -539,7 +539,14 @@ def memory_check(speed: Speed, *, model: str | None = None, where: str = "") -> 
     during = " beside its champion (the speed A/B)" if speed.source == "ab" else ""
     message = f"peak {what} while training{on}{during}: {shown}{scope}; recorded, not judged"
     return CheckResult(
-        "speed.peak_memory", "speed", True, value, None, message, model, "info",
+        "speed.peak_memory",
+        "speed",
+        True,
+        value,
+        None,
+        message,
+        model,
+        "info",
         MemoryDetails.from_json(mem, strict=True),
     )
 
@@ -564,5 +571,3 @@ def budget_text(speed: Speed) -> str:
             f"{speed.elapsed_s:.1f} s of the run"
         )
     return f"{speed.rounds} calls after a warm-up; {speed.elapsed_s:.1f} s of the run"
-
-

@@ -84,9 +84,14 @@ def outcome(result: EvolveResult) -> str:
         f"{len(rejected)} rejected, {promoted} promoted"
     )
     if rejected:
-        line += " (rejected: " + "; ".join(
-            f"step {a.step} {a.kind} ({', '.join(a.failed) or 'no check ran'})" for a in rejected
-        ) + ")"
+        line += (
+            " (rejected: "
+            + "; ".join(
+                f"step {a.step} {a.kind} ({', '.join(a.failed) or 'no check ran'})"
+                for a in rejected
+            )
+            + ")"
+        )
     surprises = [a for a in result.attempts if not _expected(a)]
     if not surprises:
         return line + "; as continual learning expects, naive fine-tuning forgot and rehearsal kept"

@@ -59,8 +59,11 @@ THRESHOLD_OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
     ("max-forgetting", _points, "forgetting margin per earlier holdout, in pp (default 1)"),
     ("forgetting-budget", _points, "scenario class: pp an earlier holdout may lose (default 50)"),
     ("min-backward-transfer", _bwt, "scenario class: backward transfer floor, pp (default -30)"),
-    ("speed-tolerance", _positive,
-     "allowed training slowdown against the champion, same-run A/B: 0.25 = 25%% (default)"),
+    (
+        "speed-tolerance",
+        _positive,
+        "allowed training slowdown against the champion, same-run A/B: 0.25 = 25%% (default)",
+    ),
     ("noise-scale", _fraction, "behaviour.noise amplitude as a fraction of the data range (0.05)"),
     ("max-noise-flip-rate", _fraction, "confident predictions noise may flip (default 0.02)"),
 ]

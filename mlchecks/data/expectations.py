@@ -801,9 +801,9 @@ class _Suite:
             return error
         values = item.outcome.get("result", {}).get("partial_unexpected_list") or []
         seen = sorted({_plain(v) for v in values}, key=str)
-        return self._counted(
-            item, f"have labels outside the class set {self.class_set}"
-        ) + (f"; labels seen: {seen}" if seen else "")
+        return self._counted(item, f"have labels outside the class set {self.class_set}") + (
+            f"; labels seen: {seen}" if seen else ""
+        )
 
     def _fail_classes_present(self, item: _Expect) -> str:
         if (error := self._error(item)) is not None:

@@ -53,9 +53,7 @@ def _code_identity() -> dict[str, str]:
         for name in _SOURCES
         if (here / name).is_file()
     }
-    identity["result.py"] = hashlib.sha256(
-        (here.parent / "result.py").read_bytes()
-    ).hexdigest()
+    identity["result.py"] = hashlib.sha256((here.parent / "result.py").read_bytes()).hexdigest()
     for dist in ("great_expectations", "pandas", "numpy"):
         try:
             identity[dist] = metadata.version(dist)
@@ -154,6 +152,7 @@ def save(folder: Path | None, key: str, grouped: Mapping[str, list[CheckResult]]
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
+
     def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 

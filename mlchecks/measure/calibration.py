@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-
     pass
 
 # --- calibration ----------------------------------------------------------------------------
@@ -175,5 +174,3 @@ def _gpu_product(size: int) -> tuple[Callable[[], None], str]:
         c[0, 0].numpy()  # waits for the product
 
     return tf_product, "tf.matmul"
-
-

@@ -149,5 +149,3 @@ def sync_model(model: keras.Model) -> None:
     """Wait for pending updates of ``model``'s weights (after a training round)."""
     weights = model.trainable_variables
     sync(weights[-1:] if weights else None)
-
-

@@ -170,5 +170,3 @@ def normalised(samples_per_s: float, flops_per_sample: float, calibration: Calib
     if calibration.gflops <= 0 or flops_per_sample <= 0:
         return 0.0
     return samples_per_s * flops_per_sample / (calibration.gflops * 1e9)
-
-

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-
     pass
 
 # --- memory ---------------------------------------------------------------------------------
@@ -112,5 +111,3 @@ def _device_peak_mib() -> float | None:
     except (RuntimeError, ValueError, KeyError):  # pragma: no cover
         return None
     return None
-
-

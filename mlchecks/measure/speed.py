@@ -564,5 +564,3 @@ def backend_table(path: Path) -> str | None:
         ("measured_at", "measured", ""),
     ]
     return table(rows, columns)
-
-

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-
     pass
 
 
@@ -136,4 +135,3 @@ def spread(values: Sequence[float]) -> tuple[float, float, float, float]:
     """(min, median, max, (max - min) / median) of ``values``."""
     lo, mid, hi = min(values), float(statistics.median(values)), max(values)
     return lo, mid, hi, (hi - lo) / mid if mid else math.inf
-

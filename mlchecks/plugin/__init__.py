@@ -201,9 +201,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if any(c.category == "speed" for c in checks):
             from mlchecks import measure as bench
 
-            holder = config.stash[SESSION_KEY]
-            lazy = isinstance(holder, _LazySession)  # an xdist controller: settings only
-            settings = holder.settings() if lazy else holder.settings
+            holder: Session | _LazySession = config.stash[SESSION_KEY]
+            # an xdist controller holds the lazy session: settings only
+            settings = holder.settings() if isinstance(holder, _LazySession) else holder.settings
             speed = bench.backend_table(settings.resolve(settings.cache_dir) / bench.BACKENDS_FILE)
             if speed:
                 terminalreporter.write_line("mlchecks: training speed per backend on this machine")

@@ -242,8 +242,10 @@ def regression_checks(session: Session, spec: ModelSpec) -> list[CheckResult]:
             forget_thresholds = dataclasses.replace(thresholds, max_forgetting=budget)
             if arrived:  # the champion's holdout is an earlier task's: forgetting, budgeted
                 champion_thresholds = dataclasses.replace(
-                    thresholds, max_accuracy_drop=max(thresholds.max_accuracy_drop, budget),
-                    max_class_recall_drop=max(thresholds.max_class_recall_drop, budget))
+                    thresholds,
+                    max_accuracy_drop=max(thresholds.max_accuracy_drop, budget),
+                    max_class_recall_drop=max(thresholds.max_class_recall_drop, budget),
+                )
             if current.id not in matrix["holdouts"]:
                 own = holdout_predictions(session, trained, current)
                 matrix = {**matrix, "holdouts": [*matrix["holdouts"], current.id],
@@ -305,5 +307,3 @@ def describe_baseline(session: Session, spec: ModelSpec) -> str:
         f"(accuracy {baseline.record.metrics.get('accuracy', float('nan')):.4f} on its holdout of "
         f"{baseline.holdout.n}){extra}"
     )
-
-

@@ -11,7 +11,6 @@ from mlchecks.checks.setup import run
 from mlchecks.result import CheckResult
 
 if TYPE_CHECKING:
-
     from mlchecks.config import ModelSpec
     from mlchecks.run.session import Session
 
@@ -62,5 +61,3 @@ def run_session(session: Session) -> list[CheckResult]:
     for spec in session.settings.models:
         results.extend(run_spec(session, spec))
     return results
-
-
