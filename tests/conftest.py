@@ -124,11 +124,14 @@ def pytest_runtest_logreport(report):
     _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + float(report.duration)
 
 
-def pytest_sessionfinish(session):
+def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if hasattr(config, "workerinput") or not _FILE_SECONDS or config.cache is None:
         return  # an xdist worker (the controller records), or nothing ran
-    from xdist_order import CACHE_KEY
+    from xdist_order import CACHE_KEY, whole_files
+
+    if exitstatus not in (0, 1) or session.shouldstop or not whole_files(config):
+        return  # interrupted, stopped early or a selection: not whole files' seconds
 
     known = config.cache.get(CACHE_KEY, {})
     known = known if isinstance(known, dict) else {}

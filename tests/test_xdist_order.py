@@ -27,6 +27,22 @@ def test_the_longest_expected_unit_goes_first():
     assert xdist_order.heaviest({"a.py": 1, "c.py": 1}, {"a.py": 1, "c.py": 1}) == "a.py"
 
 
+def test_only_runs_of_whole_files_leave_their_seconds():
+    from types import SimpleNamespace
+
+    def config(args=(), **option):
+        defaults = {"keyword": "", "markexpr": "", "deselect": None, "lf": False}
+        return SimpleNamespace(option=SimpleNamespace(**{**defaults, **option}), args=list(args))
+
+    assert xdist_order.whole_files(config())
+    assert xdist_order.whole_files(config(["tests", "suites/test_data.py"]))
+    assert not xdist_order.whole_files(config(keyword="gate"))
+    assert not xdist_order.whole_files(config(markexpr="not slow"))
+    assert not xdist_order.whole_files(config(deselect=["tests/test_gate.py::t"]))
+    assert not xdist_order.whole_files(config(lf=True))
+    assert not xdist_order.whole_files(config(["tests/test_gate.py::test_x"]))
+
+
 class _Cache:
     def __init__(self, value):
         self.value = value

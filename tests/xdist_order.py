@@ -69,6 +69,19 @@ def load_seconds(cache: object | None) -> dict[str, float]:
     return {str(k): float(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
 
+def whole_files(config) -> bool:
+    """Whether a run ran every test of the files it ran (no ``-k``, ``-m``, ``--deselect``,
+    ``--lf`` or test ids): only then are its seconds per file worth keeping."""
+    option = config.option
+    return not (
+        getattr(option, "keyword", "")
+        or getattr(option, "markexpr", "")
+        or getattr(option, "deselect", None)
+        or getattr(option, "lf", False)
+        or any("::" in str(arg) for arg in config.args)
+    )
+
+
 def make_scheduler(config, log):
     """A ``loadfile`` scheduler with :func:`unit_of` units handed out by :func:`heaviest`."""
     from xdist.scheduler import LoadFileScheduling
