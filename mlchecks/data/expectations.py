@@ -428,6 +428,12 @@ def schema_shape(reference: Mapping[str, Any] | None, dataset: Dataset) -> list[
     return list(reference.get("input_shape", []))
 
 
+def _profiled(dataset: Dataset) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """The per-sample statistics of each split, and the data profile made of them."""
+    stats = {s: profiles.sample_stats(getattr(dataset, f"x_{s}")) for s in SPLITS}
+    return stats, profiles.profile(dataset, stats)
+
+
 def drift_scopes(
     dataset: Dataset,
     scoped: Iterable[tuple[str | None, DataChecks]],
@@ -437,8 +443,7 @@ def drift_scopes(
     Expectations or pandas: the per-sample statistics, the profile and the comparison are
     numpy. For a gate whose other data-check results are memoised and whose reference changed
     (a champion promoted since they were computed)."""
-    stats = {s: profiles.sample_stats(getattr(dataset, f"x_{s}")) for s in SPLITS}
-    current = profiles.profile(dataset, stats)
+    stats, current = _profiled(dataset)
     results = []
     for model, checks in scoped:
         resolved, ref_error = resolve_reference(checks, dataset, reference)
@@ -474,11 +479,10 @@ def run(
         True
     """
     checks = checks or DataChecks.from_tables()
-    stats = {s: profiles.sample_stats(getattr(dataset, f"x_{s}")) for s in SPLITS}
+    stats, current = _profiled(dataset)
     frames = {s: _sample_frame(stats[s], getattr(dataset, f"y_{s}")) for s in SPLITS}
     frames["train"]["train_twin"] = np.nan  # only test samples can leak from train
     frames["test"]["train_twin"] = _twins(stats["test"]["hash"], stats["train"]["hash"])
-    current = profiles.profile(dataset, stats)
     reference, ref_error = resolve_reference(checks, dataset, reference)
     suite = _Suite(dataset, checks, stats, frames, reference)
     results = suite.run()

@@ -190,12 +190,11 @@ def run_scopes(
         if drift is None:
             drift = computed[DRIFT] = drift_scopes(dataset, scoped, reference=reference)
     for part, results in computed.items():
-        if part in keys and hits[part] is None:
-            with contextlib.suppress(TypeError, ValueError):  # a result that does not
-                save(folder, keys[part], results)  # serialise is simply not memoised
+        if keys and hits[part] is None:  # a result that does not serialise is not memoised
+            with contextlib.suppress(TypeError, ValueError):
+                save(folder, keys[part], results)
     merged = {**expected, **drift}
-    order = [cid for cid in (*CHECK_IDS, CUSTOM_ID) if cid in merged]
-    return {cid: merged[cid] for cid in [*order, *(c for c in merged if c not in order)]}
+    return {cid: merged[cid] for cid in (*CHECK_IDS, CUSTOM_ID) if cid in merged}
 
 
 def is_memoised(
