@@ -3,9 +3,10 @@
 ``python benchmarks/speed_ab.py [--repeats 10] [--cache DIR] [--no-load] [--no-wide]``
 
 The champion is the reference MLP (128 units, digits, seed 0); the candidate is **the same
-file** (an identical resubmission), and, unless ``--no-wide``, a 2 x 2048-unit MLP of the same
-accuracy. For each condition (quiet; under ``tests/loadgen.py``'s load, unless ``--no-load``)
-and each repeat it computes
+file** (an identical resubmission), and, unless ``--no-wide``, the champion widened to
+2 x 2048 units (``tests/helpers.widened``: the same predictions, a slower step). For each
+condition (quiet; under ``tests/loadgen.py``'s load, unless ``--no-load``) and each repeat it
+computes
 
 - before: the old rule, the candidate's normalised training figure (``measure_training``:
   samples/s of ``fit`` / matmul calibration) against the champion's figure stored once at the
@@ -33,35 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-WIDE_EPOCHS = 8
-
-
-def wide_mlp(input_shape: tuple[int, ...], num_classes: int):
-    """Flatten -> Dense(2048) -> Dense(2048) -> softmax: the reference MLP's job, ~20x the step."""
-    import keras
-
-    inputs = keras.Input(input_shape)
-    x = keras.layers.Flatten()(inputs)
-    x = keras.layers.Dense(2048, activation="relu", name="wide1")(x)
-    x = keras.layers.Dense(2048, activation="relu", name="wide2")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
-    return keras.Model(inputs, outputs, name="wide_mlp")
-
-
-def wide_file(digits, folder: Path) -> Path:
-    from mlchecks.model import training
-
-    path = folder / f"wide-{digits.fingerprint}.keras"
-    if not path.is_file():
-        training.set_seed(0)
-        model = wide_mlp(digits.input_shape, digits.num_classes)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])  # fmt: skip
-        model.fit(digits.x_train, digits.y_train, epochs=WIDE_EPOCHS, batch_size=32, verbose=0)
-        folder.mkdir(parents=True, exist_ok=True)
-        model.save(path)
-    return path
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     assert champion_path is not None
     files = {"identical": champion_path}
     if not args.no_wide:
-        files["wide 2x2048"] = wide_file(digits, Path(args.cache) / "speed-ab")
+        from helpers import widened
+
+        folder = Path(args.cache) / "speed-ab"
+        folder.mkdir(parents=True, exist_ok=True)
+        files["wide 2x2048"] = widened(champion_path, folder / "wide.keras")
     probe = bench.Probe()
     plan = bench.ABPlan()
 

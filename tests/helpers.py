@@ -57,3 +57,52 @@ def keras_backend() -> str:
     import keras
 
     return keras.backend.backend()
+
+
+WIDE_UNITS = 2048
+
+
+def widened(champion: Path, path: Path, units: int = WIDE_UNITS) -> Path:
+    """The reference MLP ``champion`` (Flatten -> Dense ``hidden`` -> Dense ``output``) as a
+    Flatten -> Dense(units) -> Dense(units) -> softmax model that computes the same function.
+
+    The champion's hidden units are the first of the wide model's; the second wide layer passes
+    them on (identity on them, zeros elsewhere: relu of a relu is itself) and the output reads
+    them alone. So it predicts what the champion predicts, with no training of its own, while
+    each training step multiplies inputs x ``units`` and ``units`` x ``units`` matrices instead
+    of inputs x 128: a candidate that differs from its champion in training speed and in nothing
+    else. Saved to ``path`` (compiled as the champion's recipe is: adam, sparse categorical
+    cross-entropy)."""
+    import keras
+    import numpy as np
+
+    from mlchecks.model.training import load_model
+
+    small = load_model(champion)
+    kernel, bias = small.get_layer("hidden").get_weights()
+    out_kernel, out_bias = small.get_layer("output").get_weights()
+    width = kernel.shape[1]
+    if width > units:
+        raise ValueError(f"widened: {champion} has {width} hidden units, more than {units}")
+    inputs = keras.Input(small.input_shape[1:])
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(units, activation="relu", name="wide1")(x)
+    x = keras.layers.Dense(units, activation="relu", name="wide2")(x)
+    outputs = keras.layers.Dense(out_kernel.shape[1], activation="softmax", name="output")(x)
+    model = keras.Model(inputs, outputs, name="wide_mlp")
+    w1 = np.zeros((kernel.shape[0], units), kernel.dtype)
+    w1[:, :width] = kernel
+    b1 = np.zeros(units, bias.dtype)
+    b1[:width] = bias
+    w2 = np.zeros((units, units), kernel.dtype)
+    w2[np.arange(width), np.arange(width)] = 1.0
+    w3 = np.zeros((units, out_kernel.shape[1]), out_kernel.dtype)
+    w3[:width] = out_kernel
+    model.get_layer("wide1").set_weights([w1, b1])
+    model.get_layer("wide2").set_weights([w2, np.zeros(units, bias.dtype)])
+    model.get_layer("output").set_weights([w3, out_bias])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
