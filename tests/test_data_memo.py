@@ -178,3 +178,77 @@ def test_an_unwritable_folder_is_not_an_error(tmp_path, digits):
     grouped = memo.run_scopes(digits, _scoped(), folder=blocker / "sub")
     assert grouped["data.schema"][0].passed
     assert dataclasses.is_dataclass(grouped["data.schema"][0])
+
+
+_WAITER = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from mlchecks.data import expectations, load_dataset, memo\n"
+    "ds = load_dataset('digits')\n"
+    "scoped = [(None, expectations.DataChecks.from_tables())]\n"
+    "folder = Path(sys.argv[1])\n"
+    "key = memo.memo_key(ds, scoped, 'auto', memo.EXPECTATIONS)\n"
+    "print('miss' if memo.load(folder, key) is None else 'hit', flush=True)\n"
+    "grouped = memo.run_scopes(ds, scoped, folder=folder)\n"
+    "print(json.dumps({'gx': 'great_expectations' in sys.modules,\n"
+    "                  'results': {k: [r.to_json() for r in v] for k, v in grouped.items()}}))\n"
+)
+
+
+def _hold_the_entry(folder, digits):
+    """This process computing the suite's memo entry: its lock, held (as another gate's
+    worker holds it while Great Expectations runs)."""
+    from filelock import FileLock
+
+    key = memo.memo_key(digits, _scoped(), "auto", memo.EXPECTATIONS)
+    lock = FileLock(str(folder / f".data-checks-{key[:32]}.lock"))
+    lock.acquire(timeout=5)
+    return lock
+
+
+def _start_waiter(folder):
+    waiter = subprocess.Popen([sys.executable, "-c", _WAITER, str(folder)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert waiter.stdout is not None
+    assert waiter.stdout.readline().strip() == "miss"  # it found no memo: it must compute
+    return waiter
+
+
+def test_a_gate_checking_the_same_data_at_once_reads_what_the_first_stored(tmp_path, digits):
+    """Gates started together on the same data each find the memo empty. The second waits for
+    the first's lock and reads its results: Great Expectations is imported once, not twice."""
+    import time
+
+    lock = _hold_the_entry(tmp_path, digits)
+    waiter = _start_waiter(tmp_path)
+    try:
+        time.sleep(1.0)  # the waiter is past its own look at the memo (and blocked, or computing)
+        # What the first gate does under its lock: compute every part and store it.
+        keys = {part: memo.memo_key(digits, _scoped(), "auto", part) for part in memo.PARTS}
+        first = memo._run_parts(digits, _scoped(), "auto", tmp_path, keys,
+                                dict.fromkeys(memo.PARTS))  # fmt: skip
+    finally:
+        lock.release()
+    out, _ = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0
+    result = json.loads(out)
+    assert result["gx"] is False  # it waited, then read the memo
+    assert result["results"] == {k: [r.to_json() for r in v] for k, v in first.items()}
+
+
+def test_a_first_gate_that_stored_nothing_leaves_the_second_to_compute(tmp_path, digits):
+    """The holder died or failed: its lock is released with nothing stored, and the waiter
+    computes the checks itself, the same results."""
+    import time
+
+    lock = _hold_the_entry(tmp_path, digits)
+    waiter = _start_waiter(tmp_path)
+    time.sleep(0.5)
+    lock.release()
+    out, _ = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0
+    result = json.loads(out)
+    assert result["gx"] is True
+    full = expectations.run_scopes(digits, _scoped())
+    assert result["results"] == {k: [r.to_json() for r in v] for k, v in full.items()}
+    assert memo.is_memoised(digits, _scoped(), "auto", tmp_path)

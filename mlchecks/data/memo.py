@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,12 +169,67 @@ def run_scopes(
 
     Memoised in two parts (:data:`PARTS`): when only the reference changed (a champion was
     promoted since), the Great Expectations results are read back and drift alone is computed,
-    with numpy; Great Expectations is imported only when its part is missing."""
-    from mlchecks.data.expectations import CHECK_IDS, CUSTOM_ID
-
+    with numpy; Great Expectations is imported only when its part is missing. Processes that
+    compute the same missing part at once take turns (:func:`_computing`): the later ones read
+    what the first stored."""
     scoped = list(scoped)
     keys = {part: memo_key(dataset, scoped, reference, part) for part in PARTS} if folder else {}
     hits = {part: load(folder, keys.get(part, "")) for part in PARTS}
+    if hits[EXPECTATIONS] is not None or folder is None:
+        return _run_parts(dataset, scoped, reference, folder, keys, hits)
+    with _computing(folder, keys[EXPECTATIONS]) as waited:
+        if waited:  # another process held it: it has probably just stored these results
+            hits = {part: load(folder, keys[part]) for part in PARTS}
+        return _run_parts(dataset, scoped, reference, folder, keys, hits)
+
+
+#: How long a run waits for another process computing the same Great Expectations results
+#: before it computes them itself.
+COMPUTING_WAIT_S = 120.0
+
+
+@contextlib.contextmanager
+def _computing(folder: Path, key: str) -> Iterator[bool]:
+    """Hold the lock of the memo entry ``key`` while computing it; yields whether another
+    process held it first (then the caller reads the memo again before computing).
+
+    Gates started together on the same data (a CI matrix, a retry beside the first try) each
+    find the memo empty; without the lock each would import Great Expectations and compute the
+    same results. The OS releases the lock of a process that dies. Best effort: a folder where
+    the lock cannot be made, or a holder that keeps it past :data:`COMPUTING_WAIT_S`, leaves
+    this run to compute on its own."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / f".data-checks-{key[:32]}.lock"))
+    waited = locked = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            waited = True
+            lock.acquire(timeout=COMPUTING_WAIT_S)
+        locked = True
+    except OSError:  # no lock file here, or still held (filelock's Timeout is an OSError)
+        pass
+    try:
+        yield waited
+    finally:
+        if locked:
+            lock.release()
+
+
+def _run_parts(
+    dataset: Dataset,
+    scoped: list[tuple[str | None, DataChecks]],
+    reference: Mapping[str, Any] | str | None,
+    folder: Path | None,
+    keys: Mapping[str, str],
+    hits: Mapping[str, dict[str, list[CheckResult]] | None],
+) -> dict[str, list[CheckResult]]:
+    """The body of :func:`run_scopes`: what ``hits`` lacks, computed and memoised."""
+    from mlchecks.data.expectations import CHECK_IDS, CUSTOM_ID
+
     expected, drift = hits[EXPECTATIONS], hits[DRIFT]
     if expected is None:
         from mlchecks.data import expectations
